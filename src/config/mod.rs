@@ -1,1 +1,427 @@
-//! config
+//! Loads and validates the agent's YAML configuration.
+//!
+//! One file configures everything: the token key, the tail inputs, the OTLP
+//! receiver, the detectors and the exporter. Every field has a default, so an
+//! empty file is a valid configuration, and the embedded default
+//! (`config/default.yaml`, compiled in) is what `hush run` uses without
+//! `--config`.
+//!
+//! Values that need more than a type check (glob patterns, socket addresses,
+//! endpoint URLs, key ids) are parsed while the YAML is read, so every mistake
+//! is reported with the line and column where it was written and the name of
+//! the field. Unknown fields are rejected rather than ignored: a misspelled
+//! option that silently keeps its default is how personal data leaks.
+//!
+//! The configuration never holds the token key itself, only where to read it.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The embedded default configuration, used when no `--config` is given.
+pub const DEFAULT_YAML: &str = include_str!("../../config/default.yaml");
+
+/// A configuration file that could not be read or is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("failed to read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config {origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+/// The whole agent configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory for the agent's state: tail checkpoints.
+    pub data_dir: PathBuf,
+    pub key: KeyConfig,
+    pub tail: TailConfig,
+    pub otlp_receiver: OtlpReceiverConfig,
+    pub detect: DetectConfig,
+    pub exporter: ExporterConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("/var/lib/hush"),
+            key: KeyConfig::default(),
+            tail: TailConfig::default(),
+            otlp_receiver: OtlpReceiverConfig::default(),
+            detect: DetectConfig::default(),
+            exporter: ExporterConfig::default(),
+        }
+    }
+}
+
+/// Where the token key is read from. The key never appears in the
+/// configuration itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyConfig {
+    /// File holding the key, as written by `hush keygen`.
+    pub file: Option<PathBuf>,
+    /// Environment variable holding the key text; read when `file` is unset.
+    pub env: String,
+    /// Key id rendered into every token, so that tokens made under a rotated
+    /// key can be told apart.
+    pub id: KeyId,
+}
+
+impl Default for KeyConfig {
+    fn default() -> Self {
+        KeyConfig {
+            file: None,
+            env: "HUSH_KEY".to_string(),
+            id: KeyId("k1".to_string()),
+        }
+    }
+}
+
+/// A key id: 1 to 8 lower-case ASCII letters or digits.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct KeyId(String);
+
+impl KeyId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for KeyId {
+    type Error = String;
+
+    fn try_from(id: String) -> Result<Self, Self::Error> {
+        let valid_chars = id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if id.is_empty() || id.len() > 8 || !valid_chars {
+            return Err(format!(
+                "invalid key id {id:?}: expected 1 to 8 lower-case letters or digits"
+            ));
+        }
+        Ok(KeyId(id))
+    }
+}
+
+/// Where newly found files start being read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartAt {
+    /// Read a file found for the first time from its first byte.
+    Beginning,
+    /// Read only what is appended after the file was found.
+    End,
+}
+
+/// Log files to tail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TailConfig {
+    /// Glob patterns of files to read. Empty disables tailing.
+    pub include: Vec<GlobPattern>,
+    /// Glob patterns of files never to read, even when included.
+    pub exclude: Vec<GlobPattern>,
+    /// Where files seen for the first time start being read. Files with a
+    /// checkpoint always resume from it.
+    pub start_at: StartAt,
+    /// How often files are checked for new data and new files, in
+    /// milliseconds.
+    pub poll_interval_ms: u64,
+    /// Longest line passed on whole, in bytes. A longer line is split into
+    /// several records, and each split is counted.
+    pub max_line_bytes: usize,
+    /// Maximum number of lines in one batch sent downstream.
+    pub max_batch_lines: usize,
+    /// How long a last line without a newline waits to be completed before
+    /// it is sent as it is, in milliseconds.
+    pub partial_line_timeout_ms: u64,
+}
+
+impl Default for TailConfig {
+    fn default() -> Self {
+        TailConfig {
+            include: Vec::new(),
+            exclude: Vec::new(),
+            start_at: StartAt::Beginning,
+            poll_interval_ms: 250,
+            max_line_bytes: 64 * 1024,
+            max_batch_lines: 1000,
+            partial_line_timeout_ms: 1000,
+        }
+    }
+}
+
+impl TailConfig {
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+
+    pub fn partial_line_timeout(&self) -> Duration {
+        Duration::from_millis(self.partial_line_timeout_ms)
+    }
+}
+
+/// A glob pattern checked for syntax when the configuration is read.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct GlobPattern(String);
+
+impl GlobPattern {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for GlobPattern {
+    type Error = String;
+
+    fn try_from(pattern: String) -> Result<Self, Self::Error> {
+        if pattern.is_empty() {
+            return Err("invalid glob pattern: the pattern is empty".to_string());
+        }
+        globset::Glob::new(&pattern)
+            .map_err(|err| format!("invalid glob pattern {pattern:?}: {}", err.kind()))?;
+        Ok(GlobPattern(pattern))
+    }
+}
+
+impl fmt::Display for GlobPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The OTLP receiver.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpReceiverConfig {
+    /// Address the OTLP/gRPC server listens on; `null` disables it.
+    pub grpc: Option<ListenAddress>,
+    /// Largest request accepted, in bytes; larger requests are rejected
+    /// with `RESOURCE_EXHAUSTED`.
+    pub max_request_bytes: usize,
+}
+
+impl Default for OtlpReceiverConfig {
+    fn default() -> Self {
+        OtlpReceiverConfig {
+            grpc: Some(ListenAddress(SocketAddr::from(([127, 0, 0, 1], 4317)))),
+            max_request_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// A socket address to listen on, such as `127.0.0.1:4317`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ListenAddress(pub SocketAddr);
+
+impl TryFrom<String> for ListenAddress {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse().map(ListenAddress).map_err(|_| {
+            format!("invalid listen address {text:?}: expected IP:PORT, such as 127.0.0.1:4317")
+        })
+    }
+}
+
+/// Detector selection and extra word lists.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectConfig {
+    /// Kind names of built-in detectors to turn off, such as `PHONE`.
+    pub disable: Vec<String>,
+    /// Word lists whose terms are replaced wherever they occur as words.
+    pub dictionaries: Vec<DictionaryConfig>,
+}
+
+/// A word list: one term a line, matched case-insensitively on word
+/// boundaries.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DictionaryConfig {
+    /// Kind name shown in the tokens of this list's terms, such as `NAME`.
+    pub kind: String,
+    /// Path of the word list file.
+    pub path: PathBuf,
+}
+
+/// Where redacted records go.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExporterConfig {
+    /// The downstream OTLP/gRPC collector; without one, redacted records are
+    /// written to standard output as JSON, one document per batch.
+    pub otlp: Option<OtlpExporterConfig>,
+}
+
+/// An OTLP/gRPC downstream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpExporterConfig {
+    /// URL of the downstream, such as `http://127.0.0.1:4317`.
+    pub endpoint: EndpointUrl,
+    /// Time allowed for one export call, in milliseconds.
+    #[serde(default = "default_export_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_export_timeout_ms() -> u64 {
+    10_000
+}
+
+/// An `http://` or `https://` URL with a host and a port.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct EndpointUrl(String);
+
+impl EndpointUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for EndpointUrl {
+    type Error = String;
+
+    fn try_from(url: String) -> Result<Self, Self::Error> {
+        let rest = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"));
+        let authority = rest.map(|rest| rest.split('/').next().unwrap_or(""));
+        match authority {
+            Some(authority) if !authority.is_empty() && authority.contains(':') => {
+                Ok(EndpointUrl(url))
+            }
+            _ => Err(format!(
+                "invalid endpoint {url:?}: expected http://HOST:PORT or https://HOST:PORT"
+            )),
+        }
+    }
+}
+
+impl Config {
+    /// Parses a configuration from YAML text. `origin` names the text in
+    /// error messages, such as the file path.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        // An empty document is a valid, all-default configuration, but the
+        // YAML parser reads it as null rather than as an empty mapping.
+        if text.lines().all(|line| {
+            let line = line.trim();
+            line.is_empty() || line.starts_with('#') || line == "---"
+        }) {
+            return Ok(Config::default());
+        }
+
+        serde_saphyr::from_str(text).map_err(|err| ConfigError::Invalid {
+            origin: origin.to_string(),
+            message: err.to_string(),
+        })
+    }
+
+    /// Reads and parses a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::from_yaml(&text, &path.display().to_string())
+    }
+
+    /// Returns the embedded default configuration.
+    pub fn embedded_default() -> Config {
+        Config::from_yaml(DEFAULT_YAML, "(embedded default)")
+            .expect("the embedded default configuration is valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invalid_message(yaml: &str) -> String {
+        match Config::from_yaml(yaml, "test.yaml") {
+            Ok(config) => panic!("expected an error, got {config:?}"),
+            Err(err) => err.to_string(),
+        }
+    }
+
+    #[test]
+    fn embedded_default_parses() {
+        let config = Config::embedded_default();
+        assert!(config.exporter.otlp.is_none());
+        assert!(config.otlp_receiver.grpc.is_some());
+    }
+
+    #[test]
+    fn example_config_parses() {
+        let text = include_str!("../../config/example.yaml");
+        let config = Config::from_yaml(text, "example.yaml").unwrap();
+        assert!(!config.tail.include.is_empty());
+        assert!(config.exporter.otlp.is_some());
+    }
+
+    #[test]
+    fn empty_file_is_all_defaults() {
+        let config = Config::from_yaml("# nothing\n", "empty.yaml").unwrap();
+        assert_eq!(config.tail.max_batch_lines, 1000);
+        assert_eq!(config.key.id.as_str(), "k1");
+    }
+
+    #[test]
+    fn unknown_field_named_with_line() {
+        let message = invalid_message("tail:\n  include: ['/var/log/*.log']\n  max_lines: 5\n");
+        assert!(message.contains("max_lines"), "{message}");
+        assert!(message.contains("line 3"), "{message}");
+    }
+
+    #[test]
+    fn bad_glob_named_with_line() {
+        let message = invalid_message("tail:\n  include:\n    - '/var/log/[*.log'\n");
+        assert!(message.contains("/var/log/[*.log"), "{message}");
+        assert!(message.contains("line 3"), "{message}");
+    }
+
+    #[test]
+    fn bad_listen_address_rejected() {
+        let message = invalid_message("otlp_receiver:\n  grpc: localhost\n");
+        assert!(message.contains("listen address"), "{message}");
+        assert!(message.contains("line 2"), "{message}");
+    }
+
+    #[test]
+    fn bad_endpoint_rejected() {
+        let message = invalid_message("exporter:\n  otlp:\n    endpoint: 127.0.0.1:4317\n");
+        assert!(message.contains("http://HOST:PORT"), "{message}");
+        assert!(message.contains("line 3"), "{message}");
+    }
+
+    #[test]
+    fn wrong_type_named_with_line() {
+        let message = invalid_message("tail:\n  poll_interval_ms: soon\n");
+        assert!(message.contains("line 2"), "{message}");
+    }
+
+    #[test]
+    fn bad_key_id_rejected() {
+        let message = invalid_message("key:\n  id: Prod-Key\n");
+        assert!(message.contains("key id"), "{message}");
+    }
+
+    #[test]
+    fn null_receiver_disables_it() {
+        let config = Config::from_yaml("otlp_receiver:\n  grpc: null\n", "t.yaml").unwrap();
+        assert!(config.otlp_receiver.grpc.is_none());
+    }
+}

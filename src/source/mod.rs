@@ -1,1 +1,1 @@
-//! source
+//! Sources of records: tailed files and the OTLP receiver.
