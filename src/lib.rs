@@ -16,6 +16,7 @@
 //! only after the sink has accepted it, so a source commits a file offset or
 //! answers an OTLP client only for data that is delivered.
 
+pub mod app;
 pub mod config;
 pub mod detect;
 pub mod pipeline;

@@ -23,3 +23,8 @@ impl Redactor {
         Vec::new()
     }
 }
+impl Redactor {
+    pub fn new(_e: crate::detect::Engine, _t: crate::token::Tokenizer) -> Redactor {
+        Redactor {}
+    }
+}

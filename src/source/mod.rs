@@ -1,1 +1,4 @@
 //! Sources of records: tailed files and the OTLP receiver.
+
+pub mod otlp;
+pub mod tail;
