@@ -287,7 +287,10 @@ mod tests {
             env: "HUSH_TEST_KEY_THAT_IS_NOT_SET".to_string(),
             id: KeyConfig::default().id,
         };
-        let message = format!("{:#}", load_key(&config).unwrap_err());
+        let Err(err) = load_key(&config) else {
+            panic!("expected an error for a missing key");
+        };
+        let message = format!("{err:#}");
         assert!(message.contains("hush keygen"), "{message}");
         assert!(
             message.contains("HUSH_TEST_KEY_THAT_IS_NOT_SET"),

@@ -31,7 +31,7 @@ pub enum ExportError {
 
 /// The configured sink.
 pub enum Sink {
-    Otlp(OtlpSink),
+    Otlp(Box<OtlpSink>),
     Stdout(StdoutSink),
 }
 
@@ -41,7 +41,7 @@ impl Sink {
     /// agent from starting.
     pub fn from_config(config: &ExporterConfig) -> anyhow::Result<Sink> {
         match &config.otlp {
-            Some(otlp) => Ok(Sink::Otlp(OtlpSink::new(otlp)?)),
+            Some(otlp) => Ok(Sink::Otlp(Box::new(OtlpSink::new(otlp)?))),
             None => Ok(Sink::Stdout(StdoutSink::new())),
         }
     }
