@@ -14,7 +14,7 @@ use crate::pipeline::Pipeline;
 use crate::redact::Redactor;
 use crate::sink::Sink;
 use crate::source::otlp::OtlpReceiver;
-use crate::telemetry::Metrics;
+use crate::telemetry::{Metrics, MetricsServer};
 use crate::token::{Key, Tokenizer};
 
 /// Reads the token key from where the configuration says.
@@ -74,6 +74,10 @@ pub async fn run_agent(config: Config) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
     let sink = Sink::from_config(&config.exporter)?;
     let receiver = OtlpReceiver::bind(&config.otlp_receiver).await?;
+    let metrics_server = match config.telemetry.listen {
+        Some(address) => Some(MetricsServer::bind(address.0).await?),
+        None => None,
+    };
     let shutdown = CancellationToken::new();
 
     let (pipeline, exporter) = Pipeline::start(
@@ -91,6 +95,14 @@ pub async fn run_agent(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let metrics_address = match metrics_server {
+        Some(server) => {
+            let address = server.local_addr()?;
+            tasks.spawn(server.serve(metrics.clone(), redactor.clone(), shutdown.clone()));
+            Some(address)
+        }
+        None => None,
+    };
     let tail_patterns = config.tail.include.len();
     if tail_patterns > 0 {
         tasks.spawn(crate::source::tail::run(
@@ -103,6 +115,7 @@ pub async fn run_agent(config: Config) -> anyhow::Result<()> {
     drop(pipeline);
     tracing::info!(
         otlp_grpc = ?receiver_address,
+        metrics = ?metrics_address,
         tail_patterns,
         exporter = config.exporter.otlp.as_ref().map_or("stdout", |otlp| otlp.endpoint.as_str()),
         key_id = config.key.id.as_str(),

@@ -47,6 +47,7 @@ pub struct Config {
     pub otlp_receiver: OtlpReceiverConfig,
     pub detect: DetectConfig,
     pub exporter: ExporterConfig,
+    pub telemetry: TelemetryConfig,
 }
 
 impl Default for Config {
@@ -58,6 +59,7 @@ impl Default for Config {
             otlp_receiver: OtlpReceiverConfig::default(),
             detect: DetectConfig::default(),
             exporter: ExporterConfig::default(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 }
@@ -307,6 +309,23 @@ impl TryFrom<String> for EndpointUrl {
             _ => Err(format!(
                 "invalid endpoint {url:?}: expected http://HOST:PORT or https://HOST:PORT"
             )),
+        }
+    }
+}
+
+/// The agent's own metrics and health endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// Address serving `/metrics` (Prometheus text format) and `/healthz`;
+    /// `null` disables it.
+    pub listen: Option<ListenAddress>,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            listen: Some(ListenAddress(SocketAddr::from(([127, 0, 0, 1], 9464)))),
         }
     }
 }

@@ -9,8 +9,12 @@
 //! Log style: lower-case messages without a trailing period, with context in
 //! `tracing` fields (`path = %path.display()`, `error = %err`).
 
+mod server;
+
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use server::MetricsServer;
 
 /// Declares the counters once, so the struct, its Prometheus names and its
 /// help texts cannot drift apart.
