@@ -91,8 +91,18 @@ fn guarded<T>(
     visit: impl Fn(&mut T, &mut dyn FnMut(&mut String)),
     redactor: &Redactor,
 ) -> usize {
+    guarded_with(item, visit, &|text: &mut String| {
+        redact_string(redactor, text)
+    })
+}
+
+fn guarded_with<T>(
+    item: &mut T,
+    visit: impl Fn(&mut T, &mut dyn FnMut(&mut String)),
+    redact: &dyn Fn(&mut String),
+) -> usize {
     let redacted = catch_unwind(AssertUnwindSafe(|| {
-        visit(item, &mut |text: &mut String| redact_string(redactor, text));
+        visit(item, &mut |text: &mut String| redact(text));
     }));
     if redacted.is_ok() {
         return 0;
@@ -169,5 +179,82 @@ fn visit_any_value(value: &mut AnyValue, edit: &mut dyn FnMut(&mut String)) {
             | Value::StringValueStrindex(_),
         )
         | None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn string(value: &str) -> Option<AnyValue> {
+        Some(AnyValue {
+            value: Some(Value::StringValue(value.to_string())),
+        })
+    }
+
+    fn record_with_nested_strings() -> LogRecord {
+        let nested = AnyValue {
+            value: Some(Value::KvlistValue(
+                opentelemetry_proto::tonic::common::v1::KeyValueList {
+                    values: vec![KeyValue {
+                        key: "inner".to_string(),
+                        value: string("inner text"),
+                        ..Default::default()
+                    }],
+                },
+            )),
+        };
+        LogRecord {
+            body: string("body text"),
+            attributes: vec![
+                KeyValue {
+                    key: "plain".to_string(),
+                    value: string("attribute text"),
+                    ..Default::default()
+                },
+                KeyValue {
+                    key: "nested".to_string(),
+                    value: Some(nested),
+                    ..Default::default()
+                },
+            ],
+            span_id: vec![1; 8],
+            ..Default::default()
+        }
+    }
+
+    fn strings_of(record: &mut LogRecord) -> Vec<String> {
+        let mut strings = Vec::new();
+        visit_log_record(record, &mut |text: &mut String| strings.push(text.clone()));
+        strings
+    }
+
+    #[test]
+    fn walker_reaches_nested_strings() {
+        let mut record = record_with_nested_strings();
+        let failed = guarded_with(&mut record, visit_log_record, &|text: &mut String| {
+            text.make_ascii_uppercase()
+        });
+        assert_eq!(failed, 0);
+        assert_eq!(
+            strings_of(&mut record),
+            ["BODY TEXT", "ATTRIBUTE TEXT", "INNER TEXT"]
+        );
+        assert_eq!(record.span_id, vec![1; 8]);
+    }
+
+    #[test]
+    fn panic_replaces_every_string() {
+        let mut record = record_with_nested_strings();
+        let failed = guarded_with(&mut record, visit_log_record, &|text: &mut String| {
+            if text.starts_with("attribute") {
+                panic!("detector failure");
+            }
+            text.make_ascii_uppercase();
+        });
+        assert_eq!(failed, 1);
+        assert_eq!(strings_of(&mut record), [REDACTION_FAILED; 3]);
+        assert_eq!(record.attributes[0].key, "plain");
+        assert_eq!(record.span_id, vec![1; 8], "ids must survive a failure");
     }
 }
