@@ -1,1 +1,48 @@
-//! redact
+//! Redaction: runs the detection engine over text and replaces each hit with
+//! its keyed token. Text redaction lives in `text`; structured records
+//! (OTLP attribute values) are walked elsewhere and call
+//! [`Redactor::redact`] per string value.
+
+mod text;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::detect::Engine;
+use crate::token::Tokenizer;
+
+/// An engine, a tokenizer and hit counters. Shared by reference across
+/// threads.
+pub struct Redactor {
+    engine: Engine,
+    tokenizer: Tokenizer,
+    /// Hits since start, indexed like `Engine::kind_names`.
+    hit_counts: Vec<AtomicU64>,
+}
+
+impl Redactor {
+    pub fn new(engine: Engine, tokenizer: Tokenizer) -> Redactor {
+        let hit_counts = engine.kind_names().map(|_| AtomicU64::new(0)).collect();
+        Redactor {
+            engine,
+            tokenizer,
+            hit_counts,
+        }
+    }
+
+    /// Returns the total hits per kind name since start, for every kind.
+    pub fn hit_counts(&self) -> Vec<(String, u64)> {
+        self.engine
+            .kind_names()
+            .zip(&self.hit_counts)
+            .map(|((_, name), count)| (name.to_owned(), count.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn count_hit(&self, kind_index: usize) {
+        self.hit_counts[kind_index].fetch_add(1, Ordering::Relaxed);
+    }
+}
