@@ -541,3 +541,20 @@ fn engine_is_send_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Engine>();
 }
+
+#[test]
+fn token_key_forms() {
+    assert_finds(&[
+        ("token=abc123def", "BEARER_TOKEN", "abc123def"),
+        (
+            "{\"session_token\": \"abc123def\"}",
+            "BEARER_TOKEN",
+            "abc123def",
+        ),
+        ("refresh_token: 'abc123def'", "BEARER_TOKEN", "abc123def"),
+    ]);
+    assert_clean(&[
+        "Could not get event name for stream/token: com.apple.xpc.activity/4505: 132",
+        "Executing with tokens: none",
+    ]);
+}
