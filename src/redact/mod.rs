@@ -1,30 +1,49 @@
-//! Replaces personal data in text with tokens.
-//!
-//! PROVISIONAL: the engine branch replaces this file with the real
-//! redactor; this placeholder only fixes the interface the rest of the
-//! crate builds against.
+//! Redaction: runs the detection engine over text and replaces each hit with
+//! its keyed token. Text redaction lives in `text`; structured records
+//! (OTLP attribute values) are walked elsewhere and call
+//! [`Redactor::redact`] per string value.
 
 pub mod otlp;
+mod text;
 
-use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-pub struct Redactor {}
+use crate::detect::Engine;
+use crate::token::Tokenizer;
 
-impl Redactor {
-    pub fn placeholder() -> Redactor {
-        Redactor {}
-    }
-
-    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        Cow::Borrowed(text)
-    }
-
-    pub fn hit_counts(&self) -> Vec<(String, u64)> {
-        Vec::new()
-    }
+/// An engine, a tokenizer and hit counters. Shared by reference across
+/// threads.
+pub struct Redactor {
+    engine: Engine,
+    tokenizer: Tokenizer,
+    /// Hits since start, indexed like `Engine::kind_names`.
+    hit_counts: Vec<AtomicU64>,
 }
+
 impl Redactor {
-    pub fn new(_e: crate::detect::Engine, _t: crate::token::Tokenizer) -> Redactor {
-        Redactor {}
+    pub fn new(engine: Engine, tokenizer: Tokenizer) -> Redactor {
+        let hit_counts = engine.kind_names().map(|_| AtomicU64::new(0)).collect();
+        Redactor {
+            engine,
+            tokenizer,
+            hit_counts,
+        }
+    }
+
+    /// Returns the total hits per kind name since start, for every kind.
+    pub fn hit_counts(&self) -> Vec<(String, u64)> {
+        self.engine
+            .kind_names()
+            .zip(&self.hit_counts)
+            .map(|((_, name), count)| (name.to_owned(), count.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn count_hit(&self, kind_index: usize) {
+        self.hit_counts[kind_index].fetch_add(1, Ordering::Relaxed);
     }
 }

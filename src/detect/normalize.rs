@@ -1,0 +1,191 @@
+//! Per-kind identity normalization: different spellings of one identity
+//! (upper and lower case e-mail, a card with or without dashes) map to one
+//! string, so they get one token. Normalization never fails: a value it
+//! cannot parse is returned unchanged.
+
+use std::borrow::Cow;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use serde::Deserialize;
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Normalizer {
+    /// The value as found.
+    None,
+    /// ASCII lower case.
+    Lowercase,
+    /// Decimal digits only.
+    Digits,
+    /// A leading `+` if present, then decimal digits only.
+    Phone,
+    /// ASCII upper case without spaces.
+    Iban,
+    /// Parsed and rendered by `std::net::Ipv4Addr`.
+    Ipv4,
+    /// Parsed and rendered by `std::net::Ipv6Addr`, which writes the
+    /// RFC 5952 form (lower case, longest zero run as `::`).
+    Ipv6,
+    /// Six lower-case hex pairs joined by `:`.
+    Mac,
+}
+
+impl Normalizer {
+    pub(crate) fn apply<'a>(self, value: &'a str) -> Cow<'a, str> {
+        match self {
+            Normalizer::None => Cow::Borrowed(value),
+            Normalizer::Lowercase => lowercase(value),
+            Normalizer::Digits => keep_bytes(value, |b| b.is_ascii_digit()),
+            Normalizer::Phone => phone(value),
+            Normalizer::Iban => iban(value),
+            Normalizer::Ipv4 => reparse::<Ipv4Addr>(value),
+            Normalizer::Ipv6 => reparse::<Ipv6Addr>(value),
+            Normalizer::Mac => mac(value),
+        }
+    }
+}
+
+fn lowercase(value: &str) -> Cow<'_, str> {
+    if value.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(value.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+fn keep_bytes(value: &str, keep: impl Fn(u8) -> bool) -> Cow<'_, str> {
+    if value.bytes().all(&keep) {
+        return Cow::Borrowed(value);
+    }
+    Cow::Owned(
+        value
+            .chars()
+            .filter(|&c| c.is_ascii() && keep(c as u8))
+            .collect(),
+    )
+}
+
+fn phone(value: &str) -> Cow<'_, str> {
+    let digits = keep_bytes(value, |b| b.is_ascii_digit());
+    if !value.starts_with('+') {
+        return digits;
+    }
+    if value[1..].bytes().all(|b| b.is_ascii_digit()) {
+        return Cow::Borrowed(value);
+    }
+    Cow::Owned(format!("+{digits}"))
+}
+
+fn iban(value: &str) -> Cow<'_, str> {
+    if value
+        .bytes()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        return Cow::Borrowed(value);
+    }
+    Cow::Owned(
+        value
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| c.to_ascii_uppercase())
+            .collect(),
+    )
+}
+
+fn reparse<T>(value: &str) -> Cow<'_, str>
+where
+    T: std::str::FromStr + std::fmt::Display,
+{
+    match value.parse::<T>() {
+        Ok(address) => {
+            let rendered = address.to_string();
+            if rendered == value {
+                Cow::Borrowed(value)
+            } else {
+                Cow::Owned(rendered)
+            }
+        }
+        Err(_) => Cow::Borrowed(value),
+    }
+}
+
+fn mac(value: &str) -> Cow<'_, str> {
+    let hex: Vec<u8> = value
+        .bytes()
+        .filter(|b| b.is_ascii_hexdigit())
+        .map(|b| b.to_ascii_lowercase())
+        .collect();
+    if hex.len() != 12 {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(17);
+    for (index, pair) in hex.chunks(2).enumerate() {
+        if index > 0 {
+            out.push(':');
+        }
+        out.push(pair[0] as char);
+        out.push(pair[1] as char);
+    }
+    if out == value {
+        Cow::Borrowed(value)
+    } else {
+        Cow::Owned(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Normalizer;
+
+    #[test]
+    fn email_lowercased() {
+        assert_eq!(
+            Normalizer::Lowercase.apply("Ann.Lee@Example.COM"),
+            "ann.lee@example.com"
+        );
+    }
+
+    #[test]
+    fn card_digits_only() {
+        assert_eq!(
+            Normalizer::Digits.apply("4111-1111 1111-1111"),
+            "4111111111111111"
+        );
+    }
+
+    #[test]
+    fn phone_keeps_plus() {
+        assert_eq!(Normalizer::Phone.apply("+49 30 406151"), "+4930406151");
+        assert_eq!(Normalizer::Phone.apply("+4930406151"), "+4930406151");
+        assert_eq!(Normalizer::Phone.apply("(201) 651-3205"), "2016513205");
+    }
+
+    #[test]
+    fn iban_upper_without_spaces() {
+        assert_eq!(
+            Normalizer::Iban.apply("de89 3704 0044 0532 0130 00"),
+            "DE89370400440532013000"
+        );
+    }
+
+    #[test]
+    fn ipv6_canonical() {
+        let cases = [
+            ("2001:0DB8:0000:0000:0000:0000:0000:0001", "2001:db8::1"),
+            ("FE80::A528:EA5E:99AD:C054", "fe80::a528:ea5e:99ad:c054"),
+            ("::FFFF:1.2.3.4", "::ffff:1.2.3.4"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(Normalizer::Ipv6.apply(input), expected, "input {input}");
+        }
+    }
+
+    #[test]
+    fn mac_colon_lowercase() {
+        assert_eq!(
+            Normalizer::Mac.apply("7E-25-EE-AC-25-0F"),
+            "7e:25:ee:ac:25:0f"
+        );
+        assert_eq!(Normalizer::Mac.apply("9643.f0ce.0cd6"), "96:43:f0:ce:0c:d6");
+    }
+}

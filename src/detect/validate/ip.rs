@@ -1,0 +1,114 @@
+//! IP address candidates. IPv4 candidates must not be part of a longer
+//! dotted number (`1.2.3.4.5`, `10.5.4.8-beta.2`); IPv6 candidates must parse
+//! and must not be code paths (`std::io`, `abc::def`) or hex runs.
+
+use std::net::Ipv6Addr;
+
+use super::{byte_at, byte_before};
+
+pub(super) fn check_v4(haystack: &[u8], start: usize, end: usize) -> Option<(usize, usize)> {
+    // `1.2.3.4.5` and `1.2.3.4.5.6` are OIDs or versions, not addresses.
+    if start >= 2 && haystack[start - 1] == b'.' && haystack[start - 2].is_ascii_digit() {
+        return None;
+    }
+    if byte_at(haystack, end) == Some(b'.')
+        && byte_at(haystack, end + 1).is_some_and(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+
+    // A release suffix (`-beta.2`, `-SNAPSHOT`, `-rc1`) marks a version.
+    if byte_at(haystack, end) == Some(b'-')
+        && byte_at(haystack, end + 1).is_some_and(|b| b.is_ascii_alphabetic())
+    {
+        return None;
+    }
+    Some((start, end))
+}
+
+pub(super) fn check_v6(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
+    let haystack = text.as_bytes();
+    if matches!(byte_before(haystack, start), Some(b':')) {
+        return None;
+    }
+    if byte_before(haystack, start).is_some_and(is_word_byte) && haystack[start] == b':' {
+        return None;
+    }
+    if byte_at(haystack, end).is_some_and(|b| b == b':' || is_word_byte(b)) {
+        return None;
+    }
+
+    let candidate = &text[start..end];
+    candidate.parse::<Ipv6Addr>().ok()?;
+
+    // `::` alone is the unspecified address, and a compressed form without a
+    // decimal digit (`dead::beef`, `abc::def`) is far more often code.
+    let has_digit = candidate.bytes().any(|b| b.is_ascii_digit());
+    if !has_digit && candidate.contains("::") {
+        return None;
+    }
+    Some((start, end))
+}
+
+fn is_word_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v6(text: &str) -> bool {
+        check_v6(text, 0, text.len()).is_some()
+    }
+
+    #[test]
+    fn ipv4_rejects_longer_dotted() {
+        let text = b"1.2.3.4.5";
+        assert_eq!(check_v4(text, 0, 7), None);
+        assert_eq!(check_v4(text, 2, 9), None);
+        let version = b"10.5.4.8-beta.2";
+        assert_eq!(check_v4(version, 0, 8), None);
+    }
+
+    #[test]
+    fn ipv4_accepts_with_port() {
+        let text = b"10.0.0.1:8080";
+        assert_eq!(check_v4(text, 0, 8), Some((0, 8)));
+    }
+
+    #[test]
+    fn ipv6_accepts_forms() {
+        for address in [
+            "2001:db8::1",
+            "fe80::1",
+            "::1",
+            "::ffff:1.2.3.4",
+            "2a00:65c2:9c81:8433:e9d9:0:9f4b:f110",
+            "2001:84db:ef80:0000:0000:0000:1bce:859a",
+            "FE80::A528:EA5E:99AD:C054",
+        ] {
+            assert!(v6(address), "expected IPv6: {address}");
+        }
+    }
+
+    #[test]
+    fn ipv6_rejects_look_alikes() {
+        for text in [
+            "::",
+            "dead::beef",
+            "abc::def",
+            "12:34:56",
+            "deadbeef::",
+            "1:2:3",
+        ] {
+            assert!(!v6(text), "expected no IPv6: {text}");
+        }
+    }
+
+    #[test]
+    fn ipv6_rejects_code_path() {
+        let text = "std::io::Error";
+        assert_eq!(check_v6(text, 3, 5), None);
+    }
+}
