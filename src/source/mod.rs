@@ -1,1 +1,3 @@
 //! Sources of records: tailed files and the OTLP receiver.
+
+pub mod tail;
