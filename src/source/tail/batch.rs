@@ -110,6 +110,20 @@ impl Batch {
         }
     }
 
+    /// Returns the line texts, for tests.
+    #[cfg(test)]
+    pub fn bodies(&self) -> Vec<String> {
+        self.records
+            .iter()
+            .map(
+                |record| match record.body.as_ref().and_then(|body| body.value.as_ref()) {
+                    Some(Value::StringValue(text)) => text.clone(),
+                    other => panic!("expected a string body, got {other:?}"),
+                },
+            )
+            .collect()
+    }
+
     /// Wraps the records in an OTLP request.
     pub fn into_payload(self, resource: &Resource) -> Payload {
         let scope_logs = ScopeLogs {

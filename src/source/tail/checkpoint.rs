@@ -2,10 +2,10 @@
 //! were acknowledged downstream, kept in `checkpoints.json` under the data
 //! directory so a restart resumes where delivery stopped.
 //!
-//! The file is replaced atomically: the new content is written to a
-//! temporary file in the same directory, synced, renamed over the old one,
-//! and the directory is synced, so a crash leaves either the old or the new
-//! checkpoints and never a torn file.
+//! The file is replaced atomically. The new content is written to a
+//! temporary file in the same directory, synced, and renamed over the old
+//! one, and then the directory is synced. A crash therefore leaves either
+//! the old or the new checkpoints, never a torn file.
 //!
 //! Entries are keyed by device and inode, and carry the fingerprint that
 //! proves the file at that inode is still the same one. An entry whose file
@@ -34,7 +34,7 @@ pub const RETENTION: Duration = Duration::from_secs(5 * 60);
 /// Version of the on-disk format, raised on any incompatible change.
 const FORMAT_VERSION: u32 = 1;
 
-/// Where reading of one file stopped.
+/// Read position of one file: the offset after its last acknowledged line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
     pub fingerprint: Fingerprint,

@@ -37,7 +37,7 @@ pub struct Discovery {
     roots: Vec<WalkRoot>,
 }
 
-/// Where one include pattern is walked from, and how deep.
+/// Start directory and depth limit of the walk for one include pattern.
 #[derive(Debug, PartialEq, Eq)]
 struct WalkRoot {
     dir: PathBuf,

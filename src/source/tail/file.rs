@@ -94,7 +94,7 @@ impl Fingerprint {
     }
 }
 
-/// What a rescan found at a followed file's path.
+/// Relation between a followed file and the path it was found under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathStatus {
     /// The path still names this file.
@@ -147,7 +147,7 @@ impl Record {
     }
 }
 
-/// What happened to a file's content since it was last read.
+/// Change to a file's content since it was last checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentChange {
     /// Nothing, or bytes were appended.
@@ -169,6 +169,10 @@ impl FollowedFile {
         now: Instant,
     ) -> io::Result<FollowedFile> {
         file.seek(SeekFrom::Start(offset))?;
+        let mut framer = LineFramer::new(max_line_bytes, offset);
+        if offset > 0 && !follows_newline(&file, offset)? {
+            framer.resume_mid_line();
+        }
         Ok(FollowedFile {
             path,
             id,
@@ -178,7 +182,7 @@ impl FollowedFile {
             last_data_at: now,
             at_eof: false,
             file,
-            framer: LineFramer::new(max_line_bytes, offset),
+            framer,
             bytes_read: 0,
         })
     }
@@ -186,6 +190,12 @@ impl FollowedFile {
     /// Offset of the next byte to read from the file.
     pub fn read_offset(&self) -> u64 {
         self.framer.read_offset()
+    }
+
+    /// Returns the current size of the open file, which may differ from the
+    /// size of whatever its path names now.
+    pub fn size(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
     }
 
     /// Returns true if every byte read was framed into a record and
@@ -260,6 +270,14 @@ impl FollowedFile {
     }
 }
 
+/// Returns true if the byte before `offset` is `\n`, so `offset` starts a
+/// line.
+fn follows_newline(file: &File, offset: u64) -> io::Result<bool> {
+    let mut byte = [0u8; 1];
+    let read = file.read_at(&mut byte, offset - 1)?;
+    Ok(read == 1 && byte[0] == b'\n')
+}
+
 /// Opens `path` and returns the file with its identity and fingerprint, or
 /// `None` if it is not a regular file.
 pub fn open_with_identity(path: &Path) -> io::Result<Option<(File, FileId, Fingerprint)>> {
@@ -270,4 +288,163 @@ pub fn open_with_identity(path: &Path) -> io::Result<Option<(File, FileId, Finge
     }
     let fingerprint = Fingerprint::read(&file, FINGERPRINT_MAX_BYTES)?;
     Ok(Some((file, FileId::of(&metadata), fingerprint)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::{self, OpenOptions};
+    use std::io::Write;
+
+    use super::*;
+
+    fn follow(path: &Path, offset: u64) -> FollowedFile {
+        let (file, id, fingerprint) = open_with_identity(path).unwrap().unwrap();
+        FollowedFile::open(
+            path.to_path_buf(),
+            file,
+            id,
+            fingerprint,
+            offset,
+            1024,
+            Instant::now(),
+        )
+        .unwrap()
+    }
+
+    fn append(path: &Path, bytes: &[u8]) {
+        let mut file = OpenOptions::new().append(true).open(path).unwrap();
+        file.write_all(bytes).unwrap();
+    }
+
+    fn read_all(file: &mut FollowedFile) -> Vec<String> {
+        let mut bodies = Vec::new();
+        while let Some(record) = file.next_record(Instant::now()).unwrap() {
+            bodies.push(record.body);
+        }
+        bodies
+    }
+
+    #[test]
+    fn recreated_file_has_new_identity() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("app.log");
+        fs::write(&path, "first\n").unwrap();
+        // Holding the old file open keeps its inode from being reused.
+        let (_old, old_id, _) = open_with_identity(&path).unwrap().unwrap();
+
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, "first\n").unwrap();
+        let (_new, new_id, _) = open_with_identity(&path).unwrap().unwrap();
+
+        assert_ne!(old_id, new_id);
+    }
+
+    #[test]
+    fn fingerprint_rejects_other_content() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("a.log");
+        fs::write(&path, "2024-01-01 started\n").unwrap();
+        let fingerprint = Fingerprint::read(&File::open(&path).unwrap(), 1024).unwrap();
+
+        // The same inode reused by a file with other content.
+        fs::write(&path, "2025-06-30 started\n").unwrap();
+        assert!(!fingerprint.matches(&File::open(&path).unwrap()).unwrap());
+
+        // The same content grown longer still matches.
+        fs::write(&path, "2024-01-01 started\nmore\n").unwrap();
+        assert!(fingerprint.matches(&File::open(&path).unwrap()).unwrap());
+
+        // A file shorter than the fingerprint does not.
+        fs::write(&path, "2024").unwrap();
+        assert!(!fingerprint.matches(&File::open(&path).unwrap()).unwrap());
+    }
+
+    #[test]
+    fn fingerprint_grows_with_file() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("a.log");
+        fs::write(&path, "ab\n").unwrap();
+        let mut file = follow(&path, 0);
+        assert_eq!(file.fingerprint.len, 3);
+
+        append(&path, &vec![b'x'; 2000]);
+        assert_eq!(file.check_content().unwrap(), ContentChange::Unchanged);
+
+        assert_eq!(file.fingerprint.len as usize, FINGERPRINT_MAX_BYTES);
+        assert!(file.fingerprint.is_complete());
+    }
+
+    #[test]
+    fn truncation_detected_by_size() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("a.log");
+        fs::write(&path, "one\ntwo\n").unwrap();
+        let mut file = follow(&path, 0);
+        assert_eq!(read_all(&mut file), vec!["one", "two"]);
+
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        append(&path, b"3\n");
+
+        assert_eq!(file.check_content().unwrap(), ContentChange::Truncated);
+        file.restart_from_beginning().unwrap();
+        assert_eq!(file.committed_offset, 0);
+        assert_eq!(read_all(&mut file), vec!["3"]);
+    }
+
+    #[test]
+    fn truncation_detected_by_prefix() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("a.log");
+        fs::write(&path, "one\n").unwrap();
+        let mut file = follow(&path, 0);
+        assert_eq!(read_all(&mut file), vec!["one"]);
+
+        // Truncated and written again past the old offset between two checks.
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        append(&path, b"new content\n");
+
+        assert_eq!(file.check_content().unwrap(), ContentChange::Truncated);
+    }
+
+    #[test]
+    fn appends_followed_after_eof() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("a.log");
+        fs::write(&path, "one\n").unwrap();
+        let mut file = follow(&path, 0);
+        assert_eq!(read_all(&mut file), vec!["one"]);
+        assert!(file.at_eof);
+
+        append(&path, b"two\n");
+
+        assert_eq!(read_all(&mut file), vec!["two"]);
+        assert_eq!(file.read_offset(), 8);
+        assert_eq!(file.take_bytes_read(), 8);
+    }
+
+    #[test]
+    fn invalid_utf8_converted_and_flagged() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("a.log");
+        fs::write(&path, b"ok\nbad \xff\xfe\n").unwrap();
+        let mut file = follow(&path, 0);
+
+        let first = file.next_record(Instant::now()).unwrap().unwrap();
+        let second = file.next_record(Instant::now()).unwrap().unwrap();
+
+        assert!(!first.invalid_utf8);
+        assert!(second.invalid_utf8);
+        assert_eq!(second.body, "bad \u{FFFD}\u{FFFD}");
+        assert_eq!(second.end_offset, 10);
+    }
 }

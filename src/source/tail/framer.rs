@@ -2,8 +2,8 @@
 //! in the file so that a checkpoint can resume right after it.
 //!
 //! Rules:
-//! - a line ends at `\n`, which is not part of the line, and one `\r` right
-//!   before it is dropped too (CRLF); a `\r` anywhere else is kept;
+//! - a line ends at `\n`, which is not part of the line. One `\r` right
+//!   before it is dropped too (CRLF), and a `\r` anywhere else is kept;
 //! - a line longer than `max_line_bytes` is cut into pieces of at most that
 //!   size, each one a record of its own (see [`split_point`]);
 //! - bytes after the last `\n` are held until the line is completed, or
@@ -69,6 +69,13 @@ impl LineFramer {
         }
     }
 
+    /// Marks that the next byte continues a line whose start was already
+    /// sent, after a restart at an offset that is not a line start: that
+    /// line's ending alone then makes no empty record.
+    pub fn resume_mid_line(&mut self) {
+        self.partial_flushed = true;
+    }
+
     /// Forgets everything buffered and continues at `offset`, after a
     /// truncation or a seek.
     pub fn reset(&mut self, offset: u64) {
@@ -104,7 +111,7 @@ impl LineFramer {
     /// of bytes read; 0 means end of file.
     ///
     /// Call it only after [`Self::next_line`] returned `None`, so that the
-    /// buffer holds at most one partial line before the read.
+    /// buffer contains at most one partial line before the read.
     pub fn read_from(&mut self, reader: &mut impl Read) -> io::Result<usize> {
         self.compact();
 
@@ -224,10 +231,13 @@ impl LineFramer {
     }
 }
 
-/// Chooses where to cut `line`, which is longer than `max`: just after the
-/// last ASCII whitespace in the final [`SPLIT_SEARCH_BYTES`] before the cap,
-/// so that a word or value is rarely cut in two, or else at the last UTF-8
-/// character boundary at or before the cap. Returns a length in `1..=max`.
+/// Chooses where to cut `line`, which is longer than `max`, and returns the
+/// length of the first piece, in `1..=max`.
+///
+/// The cut goes just after the last ASCII whitespace in the final
+/// [`SPLIT_SEARCH_BYTES`] before the cap, so a word or value is rarely cut
+/// in two. Without such whitespace, it goes at the last UTF-8 character
+/// boundary at or before the cap.
 pub fn split_point(line: &[u8], max: usize) -> usize {
     debug_assert!(line.len() > max && max > 0);
 

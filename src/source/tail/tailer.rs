@@ -1,4 +1,4 @@
-//! The tailer's state: which files are followed, where each one stands, and
+//! The tailer's state: which files are followed, the read position of each, and
 //! the steps of one turn of the run loop (write checkpoints, rescan, fill a
 //! batch, commit an acknowledged batch).
 //!
@@ -31,7 +31,7 @@ use crate::telemetry::Metrics;
 // NOTE: a fixed guess below the common soft limit of 1024 descriptors; not configurable yet.
 pub const MAX_OPEN_FILES: usize = 512;
 
-/// Least time between two checkpoint writes while running.
+/// Minimum time between two checkpoint writes while running.
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 struct Tracked {
@@ -48,9 +48,9 @@ pub struct Tailer {
     /// The file the next batch starts with, so that one busy file cannot
     /// keep the others waiting.
     next_file: Option<FileId>,
-    /// False until the first scan, whose new files start at
-    /// `config.start_at`; files that appear later are read from offset 0,
-    /// because all their lines were written while the agent was running.
+    /// False until the first scan. Files new in the first scan start at
+    /// `config.start_at`, and files that appear later are read from offset
+    /// 0, because all their lines were written while the agent was running.
     scanned_once: bool,
     last_scan_at: Option<Instant>,
     last_checkpoint_write_at: Option<Instant>,
@@ -159,6 +159,9 @@ impl Tailer {
                 file.status = PathStatus::Current;
             } else if file.status == PathStatus::Current {
                 file.status = PathStatus::Detached;
+                // Bytes may have been written since the last read returned
+                // end of file, so the end must be reached once more.
+                file.at_eof = false;
                 Metrics::inc(&self.metrics.tail_files_rotated_total);
                 tracing::info!(
                     path = %file.path.display(),
@@ -212,7 +215,10 @@ impl Tailer {
     fn close_finished_files(&mut self) {
         self.files.retain(|_, tracked| {
             let file = &tracked.file;
-            let finished = file.status == PathStatus::Detached && file.at_eof && file.is_drained();
+            let finished = file.status == PathStatus::Detached
+                && file.at_eof
+                && file.is_drained()
+                && file.size().is_ok_and(|size| size <= file.read_offset());
             if finished {
                 tracing::debug!(path = %file.path.display(), "closed a file read to its end");
             }
@@ -326,7 +332,7 @@ impl Tailer {
         }
     }
 
-    /// Reads records into a batch until it holds `max_batch_lines` or every
+    /// Reads records into a batch until it has `max_batch_lines` or every
     /// file is at its end. Partial lines that waited longer than the timeout
     /// are sent as they are.
     pub fn collect(&mut self, now: Instant) -> Batch {
@@ -485,4 +491,350 @@ fn fill_from_file(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::OpenOptions;
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+    use crate::config::GlobPattern;
+    use crate::source::tail::checkpoint::CheckpointStore;
+    use crate::source::tail::file::Fingerprint;
+
+    struct Setup {
+        _temp: tempfile::TempDir,
+        logs: PathBuf,
+        data_dir: PathBuf,
+        metrics: Arc<Metrics>,
+    }
+
+    impl Setup {
+        fn new() -> Setup {
+            let temp = tempfile::tempdir().unwrap();
+            let logs = temp.path().join("logs");
+            let data_dir = temp.path().join("data");
+            fs::create_dir_all(&logs).unwrap();
+            Setup {
+                logs,
+                data_dir,
+                _temp: temp,
+                metrics: Arc::new(Metrics::default()),
+            }
+        }
+
+        fn config(&self, start_at: StartAt) -> TailConfig {
+            let include = format!("{}/*.log", self.logs.display());
+            TailConfig {
+                include: vec![GlobPattern::try_from(include).unwrap()],
+                start_at,
+                poll_interval_ms: 10,
+                max_line_bytes: 1024,
+                max_batch_lines: 100,
+                partial_line_timeout_ms: 50,
+                ..TailConfig::default()
+            }
+        }
+
+        fn tailer(&self, start_at: StartAt) -> Tailer {
+            Tailer::new(self.config(start_at), &self.data_dir, self.metrics.clone()).unwrap()
+        }
+
+        fn path(&self, name: &str) -> PathBuf {
+            self.logs.join(name)
+        }
+
+        fn counter(&self, name: &str) -> u64 {
+            let snapshot = self.metrics.snapshot();
+            snapshot.iter().find(|(n, _)| *n == name).unwrap().1
+        }
+    }
+
+    fn append(path: &Path, bytes: &[u8]) {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        file.write_all(bytes).unwrap();
+    }
+
+    /// Rescans, reads one batch, and acknowledges it.
+    fn read_and_commit(tailer: &mut Tailer) -> Vec<String> {
+        let now = Instant::now();
+        tailer.rescan(now);
+        let batch = tailer.collect(now);
+        let offsets = batch.offsets().to_vec();
+        let bodies = batch.bodies();
+        tailer.commit(&offsets);
+        bodies
+    }
+
+    #[test]
+    fn appended_lines_followed() {
+        let setup = Setup::new();
+        append(&setup.path("app.log"), b"a\nb\n");
+        let mut tailer = setup.tailer(StartAt::Beginning);
+
+        assert_eq!(read_and_commit(&mut tailer), vec!["a", "b"]);
+        append(&setup.path("app.log"), b"c\n");
+
+        assert_eq!(read_and_commit(&mut tailer), vec!["c"]);
+        assert!(read_and_commit(&mut tailer).is_empty());
+        assert_eq!(setup.counter("tail_lines_total"), 3);
+        assert_eq!(setup.counter("tail_bytes_total"), 6);
+        assert_eq!(setup.counter("tail_files_opened_total"), 1);
+    }
+
+    #[test]
+    fn restart_resumes_at_checkpoint() {
+        let setup = Setup::new();
+        append(&setup.path("app.log"), b"a\nb\n");
+        let mut tailer = setup.tailer(StartAt::Beginning);
+        assert_eq!(read_and_commit(&mut tailer), vec!["a", "b"]);
+        assert!(tailer.write_checkpoints());
+        drop(tailer);
+
+        append(&setup.path("app.log"), b"c\n");
+        let mut restarted = setup.tailer(StartAt::Beginning);
+
+        assert_eq!(read_and_commit(&mut restarted), vec!["c"]);
+    }
+
+    #[test]
+    fn unacknowledged_lines_sent_again() {
+        let setup = Setup::new();
+        append(&setup.path("app.log"), b"a\nb\n");
+        let mut tailer = setup.tailer(StartAt::Beginning);
+        assert_eq!(read_and_commit(&mut tailer), vec!["a", "b"]);
+        append(&setup.path("app.log"), b"c\n");
+
+        // Read but never acknowledged, as when the agent crashes.
+        let now = Instant::now();
+        tailer.rescan(now);
+        assert_eq!(tailer.collect(now).bodies(), vec!["c"]);
+        assert!(tailer.write_checkpoints());
+        drop(tailer);
+        let mut restarted = setup.tailer(StartAt::Beginning);
+
+        assert_eq!(read_and_commit(&mut restarted), vec!["c"]);
+    }
+
+    #[test]
+    fn rename_and_recreate_reads_both() {
+        let setup = Setup::new();
+        let path = setup.path("app.log");
+        append(&path, b"1\n2\n");
+        let mut tailer = setup.tailer(StartAt::Beginning);
+        assert_eq!(read_and_commit(&mut tailer), vec!["1", "2"]);
+
+        // The writer logs once more to the old file after the rename.
+        let rotated = setup.path("app.log.1");
+        fs::rename(&path, &rotated).unwrap();
+        append(&rotated, b"3\n");
+        append(&path, b"new\n");
+
+        let mut bodies = read_and_commit(&mut tailer);
+        bodies.sort();
+        assert_eq!(bodies, vec!["3", "new"]);
+        assert_eq!(setup.counter("tail_files_rotated_total"), 1);
+
+        // The old file, read to its end and acknowledged, is closed.
+        assert!(read_and_commit(&mut tailer).is_empty());
+        assert_eq!(tailer.open_file_count(), 1);
+    }
+
+    #[test]
+    fn truncated_file_read_from_start() {
+        let setup = Setup::new();
+        let path = setup.path("app.log");
+        append(&path, b"aaa\nbbb\n");
+        let mut tailer = setup.tailer(StartAt::Beginning);
+        assert_eq!(read_and_commit(&mut tailer), vec!["aaa", "bbb"]);
+
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        append(&path, b"c\n");
+
+        assert_eq!(read_and_commit(&mut tailer), vec!["c"]);
+        assert_eq!(setup.counter("tail_files_rotated_total"), 1);
+        assert!(tailer.write_checkpoints());
+        let store = CheckpointStore::load(&setup.data_dir).unwrap();
+        let id = FileId::of(&fs::metadata(&path).unwrap());
+        assert_eq!(store.get(id).unwrap().offset, 2);
+    }
+
+    #[test]
+    fn deleted_file_read_to_end() {
+        let setup = Setup::new();
+        let path = setup.path("app.log");
+        append(&path, b"a\n");
+        let mut tailer = setup.tailer(StartAt::Beginning);
+        tailer.rescan(Instant::now());
+
+        append(&path, b"b\n");
+        fs::remove_file(&path).unwrap();
+
+        assert_eq!(read_and_commit(&mut tailer), vec!["a", "b"]);
+        assert!(read_and_commit(&mut tailer).is_empty());
+        assert_eq!(tailer.open_file_count(), 0);
+    }
+
+    #[test]
+    fn start_at_end_only_for_first_scan() {
+        let setup = Setup::new();
+        append(&setup.path("old.log"), b"before start\n");
+        let mut tailer = setup.tailer(StartAt::End);
+
+        assert!(read_and_commit(&mut tailer).is_empty());
+        append(&setup.path("old.log"), b"after start\n");
+        append(&setup.path("late.log"), b"late file\n");
+
+        let mut bodies = read_and_commit(&mut tailer);
+        bodies.sort();
+        assert_eq!(bodies, vec!["after start", "late file"]);
+    }
+
+    /// Saves a checkpoint for the file at `path` with `fingerprint` and
+    /// `offset`, as if an earlier run had left it.
+    fn save_checkpoint(setup: &Setup, path: &Path, fingerprint: Fingerprint, offset: u64) {
+        let id = FileId::of(&fs::metadata(path).unwrap());
+        let mut store = CheckpointStore::load(&setup.data_dir).unwrap();
+        store.set(id, fingerprint, offset, path);
+        store.write().unwrap();
+    }
+
+    #[test]
+    fn checkpoint_of_same_file_resumes() {
+        let setup = Setup::new();
+        let path = setup.path("app.log");
+        append(&path, b"abcd\nefgh\n");
+        save_checkpoint(&setup, &path, Fingerprint::of_bytes(b"abcd\n"), 5);
+        let mut tailer = setup.tailer(StartAt::Beginning);
+
+        assert_eq!(read_and_commit(&mut tailer), vec!["efgh"]);
+    }
+
+    #[test]
+    fn reused_inode_detected_by_fingerprint() {
+        let setup = Setup::new();
+        let path = setup.path("app.log");
+        append(&path, b"abcd\nefgh\n");
+        // A checkpoint left at this inode by a file with other content.
+        save_checkpoint(&setup, &path, Fingerprint::of_bytes(b"zzzz\n"), 5);
+        let mut tailer = setup.tailer(StartAt::Beginning);
+
+        assert_eq!(read_and_commit(&mut tailer), vec!["abcd", "efgh"]);
+    }
+
+    #[test]
+    fn file_shorter_than_checkpoint_restarts() {
+        let setup = Setup::new();
+        let path = setup.path("app.log");
+        append(&path, b"ab\n");
+        save_checkpoint(&setup, &path, Fingerprint::of_bytes(b"ab"), 50);
+        let mut tailer = setup.tailer(StartAt::Beginning);
+
+        assert_eq!(read_and_commit(&mut tailer), vec!["ab"]);
+        assert_eq!(setup.counter("tail_files_rotated_total"), 1);
+    }
+
+    #[test]
+    fn partial_line_flushed_after_timeout() {
+        let setup = Setup::new();
+        let path = setup.path("app.log");
+        append(&path, b"par");
+        let mut tailer = setup.tailer(StartAt::Beginning);
+        let start = Instant::now();
+        tailer.rescan(start);
+
+        assert!(tailer.collect(start).is_empty());
+        assert!(tailer.collect(start + Duration::from_millis(20)).is_empty());
+        let batch = tailer.collect(start + Duration::from_millis(60));
+        assert_eq!(batch.bodies(), vec!["par"]);
+        tailer.commit(batch.offsets());
+
+        append(&path, b"tial\nnext\n");
+        assert_eq!(read_and_commit(&mut tailer), vec!["tial", "next"]);
+    }
+
+    #[test]
+    fn batches_capped_and_shared_between_files() {
+        let setup = Setup::new();
+        append(&setup.path("a.log"), b"a1\na2\na3\na4\na5\n");
+        append(&setup.path("b.log"), b"b1\nb2\nb3\nb4\nb5\n");
+        let mut config = setup.config(StartAt::Beginning);
+        config.max_batch_lines = 4;
+        let mut tailer = Tailer::new(config, &setup.data_dir, setup.metrics.clone()).unwrap();
+
+        let first = read_and_commit(&mut tailer);
+        let second = read_and_commit(&mut tailer);
+        let third = read_and_commit(&mut tailer);
+
+        assert_eq!(first.len(), 4);
+        assert_eq!(second.len(), 4);
+        // The second batch starts with the file the first one did not reach.
+        assert!(second[0].starts_with('b'), "{second:?}");
+        let mut all = [first, second, third].concat();
+        all.sort();
+        let mut expected: Vec<String> = ["a", "b"]
+            .iter()
+            .flat_map(|file| (1..=5).map(move |n| format!("{file}{n}")))
+            .collect();
+        expected.sort();
+        assert_eq!(all, expected);
+    }
+
+    #[test]
+    fn invalid_utf8_and_splits_counted() {
+        let setup = Setup::new();
+        let mut content = b"bad \xff\n".to_vec();
+        content.extend(b"x".repeat(2000));
+        content.push(b'\n');
+        append(&setup.path("app.log"), &content);
+        let mut tailer = setup.tailer(StartAt::Beginning);
+
+        let bodies = read_and_commit(&mut tailer);
+
+        assert_eq!(bodies.len(), 3);
+        assert_eq!(bodies[0], "bad \u{FFFD}");
+        assert_eq!(bodies[1].len(), 1024);
+        assert_eq!(bodies[2].len(), 976);
+        assert_eq!(setup.counter("tail_lines_invalid_utf8_total"), 1);
+        assert_eq!(setup.counter("tail_lines_split_total"), 1);
+    }
+
+    #[test]
+    fn checkpoint_written_at_most_each_interval() {
+        let setup = Setup::new();
+        append(&setup.path("app.log"), b"a\n");
+        let mut tailer = setup.tailer(StartAt::Beginning);
+        let checkpoint_path = setup.data_dir.join("checkpoints.json");
+        let start = Instant::now();
+
+        tailer.step(start);
+        assert!(!checkpoint_path.exists());
+        tailer.step(start + Duration::from_millis(10));
+        assert!(checkpoint_path.exists());
+        let written = fs::read_to_string(&checkpoint_path).unwrap();
+
+        tailer.commit(&[(FileId::of(&fs::metadata(setup.path("app.log")).unwrap()), 2)]);
+        tailer.step(start + Duration::from_millis(20));
+        assert_eq!(fs::read_to_string(&checkpoint_path).unwrap(), written);
+        tailer.step(start + Duration::from_millis(1100));
+        assert_ne!(fs::read_to_string(&checkpoint_path).unwrap(), written);
+        assert_eq!(
+            setup
+                .metrics
+                .checkpoint_write_errors_total
+                .load(Ordering::Relaxed),
+            0
+        );
+    }
 }
