@@ -19,6 +19,10 @@ use std::io::{self, Read};
 /// system calls low at high throughput.
 pub const READ_CHUNK_BYTES: usize = 256 * 1024;
 
+/// Bytes requested from a file whose last read reached its end. Idle files
+/// then keep a small buffer, so many open files cost little memory.
+const IDLE_READ_BYTES: usize = 4 * 1024;
+
 /// How far back from the cap a long line is searched for whitespace to cut
 /// at, in bytes.
 const SPLIT_SEARCH_BYTES: usize = 256;
@@ -52,6 +56,8 @@ pub struct LineFramer {
     partial_flushed: bool,
     /// Lines that were cut into pieces since the last [`Self::take_split_count`].
     split_count: u64,
+    /// True after a read returned end of file, until one returns bytes.
+    idle: bool,
 }
 
 impl LineFramer {
@@ -66,6 +72,7 @@ impl LineFramer {
             in_split_line: false,
             partial_flushed: false,
             split_count: 0,
+            idle: false,
         }
     }
 
@@ -116,7 +123,12 @@ impl LineFramer {
         self.compact();
 
         let filled = self.buf.len();
-        self.buf.resize(filled + READ_CHUNK_BYTES, 0);
+        let chunk = if self.idle {
+            IDLE_READ_BYTES
+        } else {
+            READ_CHUNK_BYTES
+        };
+        self.buf.resize(filled + chunk, 0);
         let result = loop {
             match reader.read(&mut self.buf[filled..]) {
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -125,6 +137,11 @@ impl LineFramer {
         };
         let read = *result.as_ref().unwrap_or(&0);
         self.buf.truncate(filled + read);
+
+        self.idle = read == 0;
+        if self.idle {
+            self.buf.shrink_to(filled + IDLE_READ_BYTES);
+        }
         result
     }
 
@@ -465,6 +482,24 @@ mod tests {
         line.extend(b"x".repeat(600));
 
         assert_eq!(split_point(&line, 500), 500);
+    }
+
+    #[test]
+    fn idle_framer_releases_buffer() {
+        let mut framer = LineFramer::new(100, 0);
+        let big = b"x\n".repeat(2 * READ_CHUNK_BYTES);
+        let mut reader = &big[..];
+        assert_eq!(framer.read_from(&mut reader).unwrap(), READ_CHUNK_BYTES);
+        while framer.next_line().is_some() {}
+
+        let mut empty = &b""[..];
+        assert_eq!(framer.read_from(&mut empty).unwrap(), 0);
+
+        assert!(framer.buf.capacity() <= 2 * IDLE_READ_BYTES);
+        // The first read after idling is small, the next ones full size.
+        assert_eq!(framer.read_from(&mut reader).unwrap(), IDLE_READ_BYTES);
+        while framer.next_line().is_some() {}
+        assert_eq!(framer.read_from(&mut reader).unwrap(), READ_CHUNK_BYTES);
     }
 
     #[test]
