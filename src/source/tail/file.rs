@@ -84,6 +84,8 @@ impl Fingerprint {
 
     /// Returns true if `file` starts with the bytes this fingerprint covers.
     /// A file now shorter than the fingerprint does not match.
+    // NOTE: a new file at a reused inode that starts with the same bytes as the old one (a fixed
+    // header longer than 1 KiB, or a short file) is taken for the old file.
     pub fn matches(&self, file: &File) -> io::Result<bool> {
         let current = Fingerprint::read(file, self.len as usize)?;
         Ok(current == *self)
