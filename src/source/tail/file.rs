@@ -1,0 +1,452 @@
+//! A followed file: its identity, its open handle and its read position.
+//!
+//! A file is identified by its device and inode number plus a fingerprint
+//! of its first bytes. The inode alone is not enough, because the file
+//! system reuses the inode of a deleted file for the next one created, and a
+//! reused inode must never resume at the old file's offset.
+//!
+//! The fingerprint is a hash of the first [`FINGERPRINT_MAX_BYTES`] bytes,
+//! or of all bytes while the file is shorter than that. It records how many
+//! bytes it covers, so a file that was short when it was last seen is
+//! checked against that many bytes, and the fingerprint is extended as the
+//! file grows. An empty file has an empty fingerprint, which matches any
+//! content: nothing was read from it, so nothing can be skipped by mistake.
+//!
+//! All IO here is blocking `std::fs`; the caller runs it off the async
+//! runtime's worker threads.
+
+use std::borrow::Cow;
+use std::fs::{File, Metadata};
+use std::io::{self, Seek, SeekFrom};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+use super::framer::{Line, LineFramer};
+
+/// Largest prefix of a file that its fingerprint covers, in bytes.
+pub const FINGERPRINT_MAX_BYTES: usize = 1024;
+
+/// Device and inode number: which file a path pointed to when it was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId {
+    pub dev: u64,
+    pub inode: u64,
+}
+
+impl FileId {
+    pub fn of(metadata: &Metadata) -> FileId {
+        FileId {
+            dev: metadata.dev(),
+            inode: metadata.ino(),
+        }
+    }
+}
+
+/// Hash of a file's first `len` bytes: the first 8 bytes of their SHA-256.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub len: u32,
+    pub hash: u64,
+}
+
+impl Fingerprint {
+    /// Computes the fingerprint of `prefix`, which is at most
+    /// [`FINGERPRINT_MAX_BYTES`] long.
+    pub fn of_bytes(prefix: &[u8]) -> Fingerprint {
+        let digest = Sha256::digest(prefix);
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        Fingerprint {
+            len: prefix.len() as u32,
+            hash: u64::from_be_bytes(first),
+        }
+    }
+
+    /// Reads up to `len` bytes from the start of `file`, without moving its
+    /// read position, and fingerprints them.
+    pub fn read(file: &File, len: usize) -> io::Result<Fingerprint> {
+        let mut prefix = [0u8; FINGERPRINT_MAX_BYTES];
+        let len = len.min(FINGERPRINT_MAX_BYTES);
+        let mut filled = 0;
+        while filled < len {
+            match file.read_at(&mut prefix[filled..len], filled as u64) {
+                Ok(0) => break,
+                Ok(read) => filled += read,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(Fingerprint::of_bytes(&prefix[..filled]))
+    }
+
+    /// Returns true if `file` starts with the bytes this fingerprint covers.
+    /// A file now shorter than the fingerprint does not match.
+    // NOTE: a new file at a reused inode that starts with the same bytes as the old one (a fixed
+    // header longer than 1 KiB, or a short file) is taken for the old file.
+    pub fn matches(&self, file: &File) -> io::Result<bool> {
+        let current = Fingerprint::read(file, self.len as usize)?;
+        Ok(current == *self)
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.len as usize >= FINGERPRINT_MAX_BYTES
+    }
+}
+
+/// Relation between a followed file and the path it was found under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathStatus {
+    /// The path still names this file.
+    Current,
+    /// The file was renamed away, replaced or deleted. It is read to its end
+    /// and then closed.
+    Detached,
+}
+
+/// An open file being tailed.
+#[derive(Debug)]
+pub struct FollowedFile {
+    /// The path under which the file was found.
+    pub path: PathBuf,
+    pub id: FileId,
+    pub fingerprint: Fingerprint,
+    /// Offset up to which every record was acknowledged downstream.
+    pub committed_offset: u64,
+    pub status: PathStatus,
+    /// When bytes last arrived, which starts the wait for a partial line.
+    pub last_data_at: Instant,
+    /// True once a read returned no bytes and nothing arrived since.
+    pub at_eof: bool,
+    file: File,
+    framer: LineFramer,
+    bytes_read: u64,
+}
+
+/// One line ready to send: its text and where it ends in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The line without its line ending, converted lossily if it was not
+    /// valid UTF-8.
+    pub body: String,
+    pub invalid_utf8: bool,
+    pub end_offset: u64,
+}
+
+impl Record {
+    fn from_line(line: Line<'_>) -> Record {
+        let (body, invalid_utf8) = match String::from_utf8_lossy(line.bytes) {
+            Cow::Borrowed(text) => (text.to_owned(), false),
+            Cow::Owned(text) => (text, true),
+        };
+        Record {
+            body,
+            invalid_utf8,
+            end_offset: line.end_offset,
+        }
+    }
+}
+
+/// Change to a file's content since it was last checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentChange {
+    /// Nothing, or bytes were appended.
+    Unchanged,
+    /// The file is shorter than what was read, or its first bytes differ:
+    /// it was truncated (and maybe written again), and is read from 0.
+    Truncated,
+}
+
+impl FollowedFile {
+    /// Starts following `file`, found at `path`, from `offset`.
+    pub fn open(
+        path: PathBuf,
+        mut file: File,
+        id: FileId,
+        fingerprint: Fingerprint,
+        offset: u64,
+        max_line_bytes: usize,
+        now: Instant,
+    ) -> io::Result<FollowedFile> {
+        file.seek(SeekFrom::Start(offset))?;
+        let mut framer = LineFramer::new(max_line_bytes, offset);
+        if offset > 0 && !follows_newline(&file, offset)? {
+            framer.resume_mid_line();
+        }
+        Ok(FollowedFile {
+            path,
+            id,
+            fingerprint,
+            committed_offset: offset,
+            status: PathStatus::Current,
+            last_data_at: now,
+            at_eof: false,
+            file,
+            framer,
+            bytes_read: 0,
+        })
+    }
+
+    /// Offset of the next byte to read from the file.
+    pub fn read_offset(&self) -> u64 {
+        self.framer.read_offset()
+    }
+
+    /// Returns the current size of the open file, which may differ from the
+    /// size of whatever its path names now.
+    pub fn size(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    /// Returns true if every byte read was framed into a record and
+    /// acknowledged, so closing the file loses nothing.
+    pub fn is_drained(&self) -> bool {
+        !self.framer.has_partial() && self.committed_offset == self.framer.framed_offset()
+    }
+
+    pub fn take_split_count(&mut self) -> u64 {
+        self.framer.take_split_count()
+    }
+
+    /// Returns the bytes read from the file since the last call, and resets
+    /// the count.
+    pub fn take_bytes_read(&mut self) -> u64 {
+        std::mem::take(&mut self.bytes_read)
+    }
+
+    /// Returns the next record, reading more of the file when no complete
+    /// line is buffered. Returns `Ok(None)` at the end of the data available
+    /// now.
+    pub fn next_record(&mut self, now: Instant) -> io::Result<Option<Record>> {
+        loop {
+            if let Some(line) = self.framer.next_line() {
+                return Ok(Some(Record::from_line(line)));
+            }
+
+            let read = self.framer.read_from(&mut self.file)?;
+            if read == 0 {
+                self.at_eof = true;
+                return Ok(None);
+            }
+            self.at_eof = false;
+            self.last_data_at = now;
+            self.bytes_read += read as u64;
+        }
+    }
+
+    /// Returns the held partial line as a record, as it is, if there is one.
+    pub fn flush_partial(&mut self) -> Option<Record> {
+        self.framer.flush_partial().map(Record::from_line)
+    }
+
+    /// Returns true if a partial line is held.
+    pub fn has_partial(&self) -> bool {
+        self.framer.has_partial()
+    }
+
+    /// Checks whether the file was truncated in place: its size dropped below
+    /// the read offset, or its first bytes no longer match the fingerprint.
+    /// Extends an incomplete fingerprint as the file grows.
+    pub fn check_content(&mut self) -> io::Result<ContentChange> {
+        let size = self.file.metadata()?.len();
+        if size < self.read_offset() || !self.fingerprint.matches(&self.file)? {
+            return Ok(ContentChange::Truncated);
+        }
+        if !self.fingerprint.is_complete() && size > u64::from(self.fingerprint.len) {
+            self.fingerprint = Fingerprint::read(&self.file, FINGERPRINT_MAX_BYTES)?;
+        }
+        Ok(ContentChange::Unchanged)
+    }
+
+    /// Starts over at offset 0 after a truncation. Held bytes of a partial
+    /// line are dropped, because they belong to the content that was cut.
+    pub fn restart_from_beginning(&mut self) -> io::Result<()> {
+        self.file.seek(SeekFrom::Start(0))?;
+        self.framer.reset(0);
+        self.committed_offset = 0;
+        self.at_eof = false;
+        self.fingerprint = Fingerprint::read(&self.file, FINGERPRINT_MAX_BYTES)?;
+        Ok(())
+    }
+}
+
+/// Returns true if the byte before `offset` is `\n`, so `offset` starts a
+/// line.
+fn follows_newline(file: &File, offset: u64) -> io::Result<bool> {
+    let mut byte = [0u8; 1];
+    let read = file.read_at(&mut byte, offset - 1)?;
+    Ok(read == 1 && byte[0] == b'\n')
+}
+
+/// Opens `path` and returns the file with its identity and fingerprint, or
+/// `None` if it is not a regular file.
+pub fn open_with_identity(path: &Path) -> io::Result<Option<(File, FileId, Fingerprint)>> {
+    let file = File::open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Ok(None);
+    }
+    let fingerprint = Fingerprint::read(&file, FINGERPRINT_MAX_BYTES)?;
+    Ok(Some((file, FileId::of(&metadata), fingerprint)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::{self, OpenOptions};
+    use std::io::Write;
+
+    use super::*;
+
+    fn follow(path: &Path, offset: u64) -> FollowedFile {
+        let (file, id, fingerprint) = open_with_identity(path).unwrap().unwrap();
+        FollowedFile::open(
+            path.to_path_buf(),
+            file,
+            id,
+            fingerprint,
+            offset,
+            1024,
+            Instant::now(),
+        )
+        .unwrap()
+    }
+
+    fn append(path: &Path, bytes: &[u8]) {
+        let mut file = OpenOptions::new().append(true).open(path).unwrap();
+        file.write_all(bytes).unwrap();
+    }
+
+    fn read_all(file: &mut FollowedFile) -> Vec<String> {
+        let mut bodies = Vec::new();
+        while let Some(record) = file.next_record(Instant::now()).unwrap() {
+            bodies.push(record.body);
+        }
+        bodies
+    }
+
+    #[test]
+    fn recreated_file_has_new_identity() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("app.log");
+        fs::write(&path, "first\n").unwrap();
+        // Holding the old file open keeps its inode from being reused.
+        let (_old, old_id, _) = open_with_identity(&path).unwrap().unwrap();
+
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, "first\n").unwrap();
+        let (_new, new_id, _) = open_with_identity(&path).unwrap().unwrap();
+
+        assert_ne!(old_id, new_id);
+    }
+
+    #[test]
+    fn fingerprint_rejects_other_content() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("a.log");
+        fs::write(&path, "2024-01-01 started\n").unwrap();
+        let fingerprint = Fingerprint::read(&File::open(&path).unwrap(), 1024).unwrap();
+
+        // The same inode reused by a file with other content.
+        fs::write(&path, "2025-06-30 started\n").unwrap();
+        assert!(!fingerprint.matches(&File::open(&path).unwrap()).unwrap());
+
+        // The same content grown longer still matches.
+        fs::write(&path, "2024-01-01 started\nmore\n").unwrap();
+        assert!(fingerprint.matches(&File::open(&path).unwrap()).unwrap());
+
+        // A file shorter than the fingerprint does not.
+        fs::write(&path, "2024").unwrap();
+        assert!(!fingerprint.matches(&File::open(&path).unwrap()).unwrap());
+    }
+
+    #[test]
+    fn fingerprint_grows_with_file() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("a.log");
+        fs::write(&path, "ab\n").unwrap();
+        let mut file = follow(&path, 0);
+        assert_eq!(file.fingerprint.len, 3);
+
+        append(&path, &vec![b'x'; 2000]);
+        assert_eq!(file.check_content().unwrap(), ContentChange::Unchanged);
+
+        assert_eq!(file.fingerprint.len as usize, FINGERPRINT_MAX_BYTES);
+        assert!(file.fingerprint.is_complete());
+    }
+
+    #[test]
+    fn truncation_detected_by_size() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("a.log");
+        fs::write(&path, "one\ntwo\n").unwrap();
+        let mut file = follow(&path, 0);
+        assert_eq!(read_all(&mut file), vec!["one", "two"]);
+
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        append(&path, b"3\n");
+
+        assert_eq!(file.check_content().unwrap(), ContentChange::Truncated);
+        file.restart_from_beginning().unwrap();
+        assert_eq!(file.committed_offset, 0);
+        assert_eq!(read_all(&mut file), vec!["3"]);
+    }
+
+    #[test]
+    fn truncation_detected_by_prefix() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("a.log");
+        fs::write(&path, "one\n").unwrap();
+        let mut file = follow(&path, 0);
+        assert_eq!(read_all(&mut file), vec!["one"]);
+
+        // Truncated and written again past the old offset between two checks.
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        append(&path, b"new content\n");
+
+        assert_eq!(file.check_content().unwrap(), ContentChange::Truncated);
+    }
+
+    #[test]
+    fn appends_followed_after_eof() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("a.log");
+        fs::write(&path, "one\n").unwrap();
+        let mut file = follow(&path, 0);
+        assert_eq!(read_all(&mut file), vec!["one"]);
+        assert!(file.at_eof);
+
+        append(&path, b"two\n");
+
+        assert_eq!(read_all(&mut file), vec!["two"]);
+        assert_eq!(file.read_offset(), 8);
+        assert_eq!(file.take_bytes_read(), 8);
+    }
+
+    #[test]
+    fn invalid_utf8_converted_and_flagged() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("a.log");
+        fs::write(&path, b"ok\nbad \xff\xfe\n").unwrap();
+        let mut file = follow(&path, 0);
+
+        let first = file.next_record(Instant::now()).unwrap().unwrap();
+        let second = file.next_record(Instant::now()).unwrap().unwrap();
+
+        assert!(!first.invalid_utf8);
+        assert!(second.invalid_utf8);
+        assert_eq!(second.body, "bad \u{FFFD}\u{FFFD}");
+        assert_eq!(second.end_offset, 10);
+    }
+}
