@@ -552,17 +552,30 @@ pub fn write_config(dir: &Path, yaml: &str) -> PathBuf {
 
 /// Returns a configuration that keeps its state in `root/state`, tails
 /// `root/logs/*.log`, receives OTLP/gRPC on `127.0.0.1:grpc_port` and
-/// exports to `downstream_endpoint`. Creates `root/logs`.
-pub fn basic_config(root: &Path, grpc_port: u16, downstream_endpoint: &str) -> String {
+/// exports to `downstream_endpoint`. The metrics endpoint listens on
+/// `127.0.0.1:metrics_port`, or is disabled when it is `None`, because its
+/// fixed default port would clash between tests running in parallel.
+/// Creates `root/logs`.
+pub fn basic_config(
+    root: &Path,
+    grpc_port: u16,
+    downstream_endpoint: &str,
+    metrics_port: Option<u16>,
+) -> String {
     let logs = root.join("logs");
     std::fs::create_dir_all(&logs)
         .unwrap_or_else(|err| panic!("failed to create {}: {err}", logs.display()));
+    let metrics_listen = match metrics_port {
+        Some(port) => format!("127.0.0.1:{port}"),
+        None => "null".to_string(),
+    };
     format!(
         "data_dir: {state}\n\
          key: {{ env: HUSH_KEY, id: k1 }}\n\
          tail: {{ include: [\"{logs}/*.log\"], poll_interval_ms: 50 }}\n\
          otlp_receiver: {{ grpc: 127.0.0.1:{grpc_port} }}\n\
-         exporter: {{ otlp: {{ endpoint: \"{downstream_endpoint}\" }} }}\n",
+         exporter: {{ otlp: {{ endpoint: \"{downstream_endpoint}\" }} }}\n\
+         telemetry: {{ listen: {metrics_listen} }}\n",
         state = root.join("state").display(),
         logs = logs.display(),
     )
@@ -606,6 +619,9 @@ impl HushProcess {
             .arg("--config")
             .arg(config_path)
             .env("HUSH_KEY", TEST_KEY_HEX)
+            // Plain log lines are easier to search and to read in a failure
+            // message than lines with ANSI color codes.
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr);
@@ -659,35 +675,43 @@ impl HushProcess {
         }
     }
 
-    /// Waits until hush is ready: its OTLP/gRPC port accepts TCP connections
-    /// or its stderr contains the line `hush started`. Panics with the
-    /// captured stderr when hush exits first or `timeout` passes.
+    /// Waits until hush is ready and still running. When the configuration
+    /// sets `otlp_receiver.grpc`, ready means that port accepts TCP
+    /// connections, because the `hush started` line may come before the
+    /// listener is bound. Otherwise ready means stderr contains the line
+    /// `hush started`. Panics with the captured stderr when hush exits or
+    /// `timeout` passes first.
     pub fn wait_ready(&mut self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         loop {
-            if self
-                .stderr()
-                .lines()
-                .any(|line| line.contains("hush started"))
-            {
-                return;
-            }
-            if let Some(address) = self.grpc_address
-                && TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
-            {
-                return;
-            }
             if let Some(status) = self.try_wait() {
                 panic!(
                     "hush exited with {status} before it was ready\n--- stderr ---\n{}",
                     self.stderr()
                 );
             }
+            let ready = match self.grpc_address {
+                Some(address) => {
+                    TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
+                }
+                None => self
+                    .stderr()
+                    .lines()
+                    .any(|line| line.contains("hush started")),
+            };
+            // A process that exits right after it became ready is reported
+            // here rather than by the first request of the test.
+            if ready && self.try_wait().is_none() {
+                return;
+            }
             if Instant::now() >= deadline {
+                let waited_for = match self.grpc_address {
+                    Some(address) => format!("OTLP/gRPC port {address} to accept connections"),
+                    None => "the 'hush started' line on stderr".to_string(),
+                };
                 panic!(
-                    "hush was not ready after {timeout:?} (OTLP/gRPC address {:?}, no \
-                     'hush started' line)\n--- stderr ---\n{}",
-                    self.grpc_address,
+                    "hush was not ready after {timeout:?}: timed out waiting for \
+                     {waited_for}\n--- stderr ---\n{}",
                     self.stderr()
                 );
             }
