@@ -926,3 +926,80 @@ pub fn run_python_client(endpoint: &str, signals: &str) -> PythonClientRun {
         duration,
     }
 }
+
+// ---------------------------------------------------------------------------
+// Raw gRPC requests
+// ---------------------------------------------------------------------------
+
+/// Sends bytes that are already protobuf-encoded (or are meant not to be) as
+/// a request body, so tests can check how a server treats malformed input.
+#[derive(Clone, Default)]
+struct RawCodec;
+
+struct RawEncoder;
+
+struct DiscardDecoder;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = ();
+    type Encoder = RawEncoder;
+    type Decoder = DiscardDecoder;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawEncoder
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        DiscardDecoder
+    }
+}
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), Status> {
+        use bytes::BufMut;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for DiscardDecoder {
+    type Item = ();
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<()>, Status> {
+        use bytes::Buf;
+        let remaining = src.remaining();
+        src.advance(remaining);
+        Ok(Some(()))
+    }
+}
+
+/// Sends `body` as an OTLP logs export request to `127.0.0.1:port` and
+/// returns the gRPC status.
+pub async fn send_raw_logs_request(port: u16, body: Vec<u8>) -> Result<(), Status> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .expect("valid endpoint")
+        .connect()
+        .await
+        .map_err(|err| Status::unavailable(err.to_string()))?;
+    let mut client = tonic::client::Grpc::new(channel);
+    client
+        .ready()
+        .await
+        .map_err(|err| Status::unavailable(err.to_string()))?;
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+        "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+    );
+    client
+        .unary(Request::new(body), path, RawCodec)
+        .await
+        .map(|_| ())
+}

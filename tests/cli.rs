@@ -1,0 +1,251 @@
+//! Runs the `hush` command line as a user would: `redact`, `validate` and
+//! `keygen`, with good and bad input.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+fn hush() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hush"));
+    command.env_remove("HUSH_KEY").env("RUST_LOG", "warn");
+    command
+}
+
+fn run_with_stdin(mut command: Command, input: &[u8]) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start hush");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write stdin");
+    child.wait_with_output().expect("wait for hush")
+}
+
+fn redact(input: &[u8]) -> Output {
+    let mut command = hush();
+    command.arg("redact").env("HUSH_KEY", KEY);
+    run_with_stdin(command, input)
+}
+
+#[test]
+fn redact_keeps_line_count_and_order() {
+    let input = b"first alice@example.com\nno personal data here\r\nthird 10.0.0.1\nlast";
+    let output = redact(input);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let text = String::from_utf8(output.stdout).expect("UTF-8 output");
+    let lines: Vec<&str> = text.split('\n').collect();
+    assert_eq!(lines.len(), 4, "{text:?}");
+    assert!(lines[0].starts_with("first "), "{text:?}");
+    assert!(!lines[0].contains("alice@example.com"), "{text:?}");
+    assert_eq!(lines[1], "no personal data here\r", "clean line changed");
+    assert!(lines[2].starts_with("third "), "{text:?}");
+    assert!(!lines[2].contains("10.0.0.1"), "{text:?}");
+    assert_eq!(lines[3], "last");
+}
+
+#[test]
+fn redact_twice_changes_nothing() {
+    let input = b"user bob@example.com from 192.0.2.1 password=hunter2 card 4111 1111 1111 1111\n";
+    let once = redact(input);
+    assert!(once.status.success());
+    let twice = redact(&once.stdout);
+    assert!(twice.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&once.stdout),
+        String::from_utf8_lossy(&twice.stdout)
+    );
+    assert_ne!(once.stdout, input.to_vec(), "nothing was redacted");
+}
+
+#[test]
+fn redact_same_value_same_token() {
+    let output = redact(b"a@example.com\nA@Example.com\n");
+    let text = String::from_utf8(output.stdout).expect("UTF-8 output");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], lines[1], "e-mail case changed the token");
+}
+
+#[test]
+fn redact_invalid_utf8_line_passes() {
+    let output = redact(b"bad \xff byte carol@example.com\nnext\n");
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).expect("output is valid UTF-8");
+    assert!(text.starts_with("bad \u{fffd} byte "), "{text:?}");
+    assert!(!text.contains("carol@example.com"));
+    assert!(text.ends_with("\nnext\n"));
+}
+
+#[test]
+fn redact_unreadable_file_fails() {
+    let output = hush()
+        .args(["redact", "/nonexistent/hush-test.log"])
+        .env("HUSH_KEY", KEY)
+        .output()
+        .expect("run hush");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/nonexistent/hush-test.log"), "{stderr}");
+}
+
+#[test]
+fn redact_without_key_fails_and_says_how() {
+    let output = run_with_stdin(
+        {
+            let mut command = hush();
+            command.arg("redact");
+            command
+        },
+        b"x\n",
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("hush keygen"), "{stderr}");
+    assert!(output.stdout.is_empty(), "output written without a key");
+}
+
+#[test]
+fn redact_bad_key_fails_without_echoing_it() {
+    let secret = "not-a-key-but-a-secret-looking-value";
+    let mut command = hush();
+    command.arg("redact").env("HUSH_KEY", secret);
+    let output = run_with_stdin(command, b"x\n");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("HUSH_KEY"), "{stderr}");
+    assert!(
+        !stderr.contains(secret),
+        "the key text was printed: {stderr}"
+    );
+}
+
+#[test]
+fn redact_key_file_matches_env_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key_path = dir.path().join("token.key");
+    std::fs::write(&key_path, format!("{KEY}\n")).expect("write key");
+
+    let mut command = hush();
+    command.arg("redact").arg("--key-file").arg(&key_path);
+    let from_file = run_with_stdin(command, b"dave@example.com\n");
+    let from_env = redact(b"dave@example.com\n");
+    assert!(
+        from_file.status.success(),
+        "{}",
+        String::from_utf8_lossy(&from_file.stderr)
+    );
+    assert_eq!(from_file.stdout, from_env.stdout);
+}
+
+#[test]
+fn keygen_writes_private_file_once() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key_path = dir.path().join("new.key");
+    let output = hush()
+        .args(["keygen", "--out"])
+        .arg(&key_path)
+        .output()
+        .expect("run keygen");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mode = std::fs::metadata(&key_path)
+        .expect("key file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "key file mode {mode:o}");
+
+    let again = hush()
+        .args(["keygen", "--out"])
+        .arg(&key_path)
+        .output()
+        .expect("run keygen again");
+    assert!(!again.status.success(), "an existing key was overwritten");
+
+    let mut command = hush();
+    command.arg("redact").arg("--key-file").arg(&key_path);
+    let output = run_with_stdin(command, b"erin@example.com\n");
+    assert!(output.status.success(), "a generated key does not load");
+}
+
+#[test]
+fn keygen_keys_differ() {
+    let first = hush().arg("keygen").output().expect("run keygen");
+    let second = hush().arg("keygen").output().expect("run keygen");
+    assert!(first.status.success());
+    assert_ne!(first.stdout, second.stdout);
+}
+
+#[test]
+fn validate_names_field_and_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(
+        &path,
+        "tail:\n  include: ['/var/log/*.log']\n  poll_intervall_ms: 5\n",
+    )
+    .expect("write config");
+
+    let output = hush()
+        .args(["validate", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run validate");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("poll_intervall_ms"), "{stderr}");
+    assert!(stderr.contains("line 3"), "{stderr}");
+}
+
+#[test]
+fn validate_accepts_example_config() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.yaml");
+    let output = hush()
+        .args(["validate", "--config", path])
+        .output()
+        .expect("run validate");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn run_without_key_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("hush.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "data_dir: {}\notlp_receiver: {{ grpc: null }}\ntelemetry: {{ listen: null }}\n",
+            dir.path().join("state").display()
+        ),
+    )
+    .expect("write config");
+
+    let output = hush()
+        .args(["run", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run hush");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no token key configured"), "{stderr}");
+    assert!(stderr.contains("hush keygen"), "{stderr}");
+}

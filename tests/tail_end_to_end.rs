@@ -1,0 +1,219 @@
+//! Runs the real `hush` binary over real files and a real OTLP/gRPC
+//! downstream: lines are appended, the file is renamed away and recreated,
+//! the agent is restarted, and every line must arrive exactly once, with its
+//! personal data replaced by tokens.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use common::{Downstream, HushProcess, free_port, string_body, write_config};
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn config_yaml(root: &Path, downstream_endpoint: &str) -> String {
+    format!(
+        "data_dir: {state}\n\
+         key: {{ env: HUSH_KEY, id: k1 }}\n\
+         tail:\n\
+         \x20 include: [\"{logs}/*.log\"]\n\
+         \x20 poll_interval_ms: 50\n\
+         \x20 partial_line_timeout_ms: 200\n\
+         otlp_receiver: {{ grpc: 127.0.0.1:{port} }}\n\
+         telemetry: {{ listen: null }}\n\
+         exporter: {{ otlp: {{ endpoint: \"{downstream_endpoint}\" }} }}\n",
+        state = root.join("state").display(),
+        logs = root.join("logs").display(),
+        port = free_port(),
+    )
+}
+
+/// The line with number `n`: a fresh e-mail and IP per line, plus one
+/// e-mail that repeats on every line, so token stability can be checked.
+fn numbered_line(n: usize) -> String {
+    format!(
+        "seq={n} login user{n}@example.com from 10.1.{}.{} shared=alice.smith@example.org",
+        n / 250,
+        n % 250 + 1
+    )
+}
+
+fn append_lines(path: &Path, lines: std::ops::Range<usize>) {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap_or_else(|err| panic!("failed to open {}: {err}", path.display()));
+    for n in lines {
+        writeln!(file, "{}", numbered_line(n)).expect("append a line");
+    }
+    file.sync_all().expect("sync the log file");
+}
+
+fn attribute<'a>(record: &'a LogRecord, key: &str) -> Option<&'a str> {
+    record
+        .attributes
+        .iter()
+        .find(|attribute| attribute.key == key)
+        .and_then(|attribute| attribute.value.as_ref())
+        .and_then(|value| match &value.value {
+            Some(Value::StringValue(text)) => Some(text.as_str()),
+            _ => None,
+        })
+}
+
+/// Parses `seq=N` out of a redacted body.
+fn sequence_number(body: &str) -> usize {
+    let rest = body
+        .strip_prefix("seq=")
+        .unwrap_or_else(|| panic!("body does not start with seq=: {body}"));
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no sequence number in {body}"))
+}
+
+#[test]
+fn tail_rotation_restart_exactly_once() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let logs = root.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("create logs dir");
+    let downstream = Downstream::start();
+    let config = write_config(
+        root.path(),
+        &config_yaml(root.path(), &downstream.endpoint()),
+    );
+    let live = logs.join("app.log");
+
+    // Lines written before the agent starts, then appended while it runs.
+    append_lines(&live, 0..100);
+    let mut agent = HushProcess::start(&config);
+    agent.wait_ready(WAIT);
+    downstream.wait_for_log_records(100, WAIT);
+    append_lines(&live, 100..200);
+    downstream.wait_for_log_records(200, WAIT);
+
+    // Rename away and recreate; the writer still appends a few lines to the
+    // renamed file before it reopens, as real loggers do.
+    let rotated = logs.join("app.log.1");
+    std::fs::rename(&live, &rotated).expect("rename the log");
+    append_lines(&rotated, 200..220);
+    File::create(&live).expect("recreate the log");
+    append_lines(&live, 220..300);
+    downstream.wait_for_log_records(300, WAIT);
+
+    // Restart: lines written while the agent is down arrive after it is back.
+    let status = agent.stop();
+    assert!(
+        status.success(),
+        "hush exited with {status}\n{}",
+        agent.stderr()
+    );
+    append_lines(&live, 300..400);
+    let mut agent = HushProcess::start(&config);
+    agent.wait_ready(WAIT);
+    let records = downstream.wait_for_log_records(400, WAIT);
+
+    // Give a late duplicate the chance to show up before counting.
+    std::thread::sleep(Duration::from_millis(500));
+    let records = if downstream.log_records().len() > records.len() {
+        downstream.log_records()
+    } else {
+        records
+    };
+    let stderr = agent.stderr();
+    agent.stop();
+
+    let mut seen: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut shared_tokens = std::collections::BTreeSet::new();
+    for record in &records {
+        let body = string_body(record).expect("tailed records have string bodies");
+        *seen.entry(sequence_number(body)).or_default() += 1;
+
+        assert!(!body.contains("@example"), "an e-mail survived: {body}");
+        assert!(!body.contains("10.1."), "an IP address survived: {body}");
+        let shared = body
+            .split("shared=")
+            .nth(1)
+            .unwrap_or_else(|| panic!("the literal text around hits changed: {body}"));
+        shared_tokens.insert(shared.to_string());
+
+        let path = attribute(record, "log.file.path").expect("log.file.path attribute");
+        assert!(
+            path.ends_with("app.log") || path.ends_with("app.log.1"),
+            "{path}"
+        );
+        let name = attribute(record, "log.file.name").expect("log.file.name attribute");
+        assert!(
+            path.ends_with(name),
+            "log.file.name {name} is not the end of {path}"
+        );
+    }
+
+    let missing: Vec<usize> = (0..400).filter(|n| !seen.contains_key(n)).collect();
+    let repeated: Vec<(&usize, &usize)> = seen.iter().filter(|(_, count)| **count > 1).collect();
+    assert!(missing.is_empty(), "lost lines: {missing:?}\n{stderr}");
+    assert!(
+        repeated.is_empty(),
+        "repeated lines: {repeated:?}\n{stderr}"
+    );
+    assert_eq!(seen.len(), 400, "unexpected line numbers: {seen:?}");
+    assert_eq!(
+        shared_tokens.len(),
+        1,
+        "the same e-mail got different tokens: {shared_tokens:?}"
+    );
+}
+
+#[test]
+fn tail_invalid_utf8_and_long_lines() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let logs = root.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("create logs dir");
+    let downstream = Downstream::start();
+    let yaml = config_yaml(root.path(), &downstream.endpoint()).replace(
+        "  poll_interval_ms: 50\n",
+        "  poll_interval_ms: 50\n  max_line_bytes: 1024\n",
+    );
+    let config = write_config(root.path(), &yaml);
+
+    let mut file = File::create(logs.join("odd.log")).expect("create log");
+    file.write_all(b"bad \xff\xfe bytes from bob@example.com\n")
+        .expect("write");
+    let long_line = format!("{} carol@example.com\n", "word ".repeat(1000));
+    file.write_all(long_line.as_bytes()).expect("write");
+    file.write_all(b"crlf line dave@example.com\r\n")
+        .expect("write");
+    file.sync_all().expect("sync");
+
+    let mut agent = HushProcess::start(&config);
+    agent.wait_ready(WAIT);
+    let records = downstream.wait_for_log_records(4, WAIT);
+    agent.stop();
+
+    let bodies: Vec<&str> = records.iter().filter_map(string_body).collect();
+    let joined = bodies.join("\n");
+    assert!(
+        !joined.contains("@example.com"),
+        "an e-mail survived: {joined}"
+    );
+    assert!(
+        bodies[0].starts_with("bad \u{fffd}\u{fffd} bytes from "),
+        "{}",
+        bodies[0]
+    );
+    assert!(
+        bodies.iter().all(|body| body.len() <= 1024 + 64),
+        "a split piece is longer than the cap"
+    );
+    assert!(bodies.last().unwrap().starts_with("crlf line "), "{joined}");
+    assert!(!bodies.last().unwrap().ends_with('\r'), "CR of CRLF kept");
+    let words: usize = bodies.iter().map(|body| body.matches("word").count()).sum();
+    assert_eq!(words, 1000, "a split lost or repeated text");
+}
