@@ -11,7 +11,9 @@
 
 use regex_automata::util::primitives::NonMaxUsize;
 use regex_automata::util::syntax;
-use regex_automata::{Anchored, Input, MatchKind, meta};
+use std::cell::RefCell;
+
+use regex_automata::{Anchored, Input, MatchKind, PatternSet, meta};
 
 use super::validate::Validator;
 use super::{Hit, KindId};
@@ -43,7 +45,17 @@ pub(crate) struct Rule {
 
 pub(crate) struct PatternScanner {
     combined: meta::Regex,
+    /// The same patterns with `MatchKind::All`, asked only after a rejected
+    /// candidate: one anchored overlapping search reports every rule that
+    /// matches at that position, so only those rules are confirmed.
+    starting_here: meta::Regex,
     rules: Vec<Rule>,
+}
+
+thread_local! {
+    /// Scratch set for `starting_here`, kept per thread so that a rejected
+    /// candidate does not allocate.
+    static MATCHING_RULES: RefCell<PatternSet> = RefCell::new(PatternSet::new(0));
 }
 
 /// Syntax shared by all patterns: ASCII classes and ASCII `\b` keep every
@@ -80,7 +92,23 @@ impl PatternScanner {
             .configure(config)
             .build_many(patterns)
             .map_err(Box::new)?;
-        Ok(PatternScanner { combined, rules })
+        let starting_here = meta::Regex::builder()
+            .syntax(syntax_config())
+            .configure(
+                meta::Config::new()
+                    .match_kind(MatchKind::All)
+                    .utf8_empty(false)
+                    .which_captures(regex_automata::nfa::thompson::WhichCaptures::None)
+                    .hybrid_cache_capacity(COMBINED_CACHE_BYTES)
+                    .auto_prefilter(false),
+            )
+            .build_many(patterns)
+            .map_err(Box::new)?;
+        Ok(PatternScanner {
+            combined,
+            starting_here,
+            rules,
+        })
     }
 
     pub(crate) fn rules(&self) -> &[Rule] {
@@ -101,9 +129,7 @@ impl PatternScanner {
 
             let mut confirmed = self.confirm(first, text, start, Some(candidate.end()));
             if confirmed.is_none() {
-                confirmed = (0..self.rules.len())
-                    .filter(|&index| index != first)
-                    .find_map(|index| self.confirm(index, text, start, None));
+                confirmed = self.confirm_others_at(first, text, start);
             }
 
             match confirmed {
@@ -114,6 +140,28 @@ impl PatternScanner {
                 None => at = next_char_boundary(text, start),
             }
         }
+    }
+
+    /// Confirms, in pack order, the rules other than `rejected` that match
+    /// at `start`.
+    fn confirm_others_at(&self, rejected: usize, text: &str, start: usize) -> Option<Hit> {
+        let input = Input::new(text.as_bytes())
+            .span(start..text.len())
+            .anchored(Anchored::Yes);
+        MATCHING_RULES.with(|cell| {
+            let mut matching = cell.borrow_mut();
+            if matching.capacity() != self.rules.len() {
+                *matching = PatternSet::new(self.rules.len());
+            }
+            matching.clear();
+            self.starting_here
+                .which_overlapping_matches(&input, &mut matching);
+            matching
+                .iter()
+                .map(|pattern| pattern.as_usize())
+                .filter(|&index| index != rejected)
+                .find_map(|index| self.confirm(index, text, start, None))
+        })
     }
 
     /// Runs rule `index` anchored at `start` and applies its group, context
@@ -133,10 +181,6 @@ impl PatternScanner {
             Some(end) if rule.groups.is_empty() => (start, end),
             _ => Self::search_value(rule, haystack, start)?,
         };
-
-        if let Some(validator) = rule.validator {
-            value = validator.check(text, value.0, value.1)?;
-        }
 
         if let Some(validator) = rule.validator {
             value = validator.check(text, value.0, value.1)?;
