@@ -116,6 +116,7 @@ fn benchmarks(c: &mut Criterion) {
     write_dictionary(&mut list);
     list.flush().expect("flushing the word list");
     let with_dictionary = redactor(&EngineOptions {
+        sensitive_keys: Vec::new(),
         disabled_kinds: Vec::new(),
         dictionaries: vec![DictionarySpec {
             kind: "PERSON_NAME".into(),

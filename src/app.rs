@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, KeyConfig};
-use crate::detect::{DictionarySpec, Engine, EngineOptions};
+use crate::detect::{DictionarySpec, Engine, EngineOptions, SensitiveKeySpec};
 use crate::pipeline::Pipeline;
 use crate::redact::Redactor;
 use crate::sink::Sink;
@@ -60,6 +60,15 @@ pub fn build_redactor(config: &Config) -> anyhow::Result<Redactor> {
             .map(|dictionary| DictionarySpec {
                 kind: dictionary.kind.clone(),
                 path: dictionary.path.clone(),
+            })
+            .collect(),
+        sensitive_keys: config
+            .detect
+            .sensitive_keys
+            .iter()
+            .map(|key| SensitiveKeySpec {
+                key: key.key.clone(),
+                kind: key.kind.clone(),
             })
             .collect(),
     };

@@ -246,6 +246,20 @@ pub struct DetectConfig {
     pub disable: Vec<String>,
     /// Word lists whose terms are replaced wherever they occur as words.
     pub dictionaries: Vec<DictionaryConfig>,
+    /// Field names whose whole value is replaced, whatever it looks like,
+    /// in addition to the built-in list.
+    pub sensitive_keys: Vec<SensitiveKeyConfig>,
+}
+
+/// A field name whose whole value is personal data.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SensitiveKeyConfig {
+    /// Field name, such as `customer.loyalty_id`; ASCII case and `-`/`_`
+    /// are ignored, and a key matches a field's last dotted segments.
+    pub key: String,
+    /// Kind name shown in the token, such as `USER`.
+    pub kind: String,
 }
 
 /// A word list: one term a line, matched case-insensitively on word

@@ -27,6 +27,7 @@
 //! engine creates on first use in a thread.
 
 mod dictionary;
+mod keys;
 mod normalize;
 mod pack;
 mod pattern;
@@ -39,12 +40,14 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 
 use dictionary::{DictionaryBuilder, DictionaryScanner};
+use keys::KeyTable;
 use normalize::Normalizer;
 use pattern::{PatternScanner, Rule};
 
 /// The built-in pack, compiled into the binary.
 const BUILTIN_PACK: &str = include_str!("../../detectors/builtin.yaml");
 const BUILTIN_PACK_NAME: &str = "detectors/builtin.yaml";
+const BUILTIN_KEYS_NAME: &str = "detectors/keys.yaml";
 const CUSTOM_PACK_NAME: &str = "detector pack";
 
 /// Identifies a kind of personal data (`EMAIL`, `IPV4`, …) within one engine.
@@ -54,6 +57,13 @@ pub struct KindId(u16);
 impl KindId {
     fn index(self) -> usize {
         usize::from(self.0)
+    }
+
+    /// Makes a kind id without an engine, for tests of code that only
+    /// passes kinds along.
+    #[cfg(test)]
+    pub(crate) fn for_tests(index: u16) -> KindId {
+        KindId(index)
     }
 }
 
@@ -73,6 +83,17 @@ pub struct EngineOptions {
     pub disabled_kinds: Vec<String>,
     /// Word lists to match as dictionary terms.
     pub dictionaries: Vec<DictionarySpec>,
+    /// Field names whose whole value is tokenized, added to the built-in
+    /// list in `detectors/keys.yaml`.
+    pub sensitive_keys: Vec<SensitiveKeySpec>,
+}
+
+/// A field name whose whole value is personal data of `kind`. A kind not in
+/// the pack is added, with values tokenized as found.
+#[derive(Clone, Debug)]
+pub struct SensitiveKeySpec {
+    pub key: String,
+    pub kind: String,
 }
 
 /// A word list file (UTF-8, one term a line, `#` starts a comment line) and
@@ -165,6 +186,7 @@ pub struct Engine {
     kinds: Vec<KindInfo>,
     patterns: Option<PatternScanner>,
     dictionary: Option<DictionaryScanner>,
+    keys: KeyTable,
 }
 
 impl Engine {
@@ -209,6 +231,28 @@ impl Engine {
                 kinds.push(KindInfo {
                     name: dictionary.kind.clone(),
                     normalizer: Normalizer::Lowercase,
+                });
+            }
+        }
+        let key_list = keys::parse(keys::BUILTIN_KEYS).map_err(|message| BuildError::Pack {
+            pack: BUILTIN_KEYS_NAME,
+            message,
+        })?;
+        for spec in &key_list.kinds {
+            check_kind_name(&spec.name)?;
+            if !kinds.iter().any(|kind| kind.name == spec.name) {
+                kinds.push(KindInfo {
+                    name: spec.name.clone(),
+                    normalizer: spec.normalize,
+                });
+            }
+        }
+        for spec in &options.sensitive_keys {
+            check_kind_name(&spec.kind)?;
+            if !kinds.iter().any(|kind| kind.name == spec.kind) {
+                kinds.push(KindInfo {
+                    name: spec.kind.clone(),
+                    normalizer: Normalizer::None,
                 });
             }
         }
@@ -317,6 +361,46 @@ impl Engine {
             });
             patterns.push(spec.pattern.as_str());
         }
+        let mut keys = KeyTable::default();
+        let listed_keys = key_list
+            .keys
+            .iter()
+            .flat_map(|(kind, keys)| keys.iter().map(move |key| (kind.as_str(), key.as_str())));
+        let configured_keys = options
+            .sensitive_keys
+            .iter()
+            .map(|spec| (spec.kind.as_str(), spec.key.as_str()));
+        for (kind_name, key) in listed_keys.chain(configured_keys) {
+            let Some(kind) = kind_id(kind_name) else {
+                return Err(BuildError::Pack {
+                    pack: BUILTIN_KEYS_NAME,
+                    message: format!("key {key:?} names the unknown kind {kind_name:?}"),
+                });
+            };
+            if !is_disabled(kind_name) {
+                keys.insert(key, kind);
+            }
+        }
+        let key_patterns = keys.text_patterns();
+        for (kind, pattern) in &key_patterns {
+            let id = format!("keyed-{}", kinds[kind.index()].name.to_ascii_lowercase());
+            let regex = pattern::compile_rule(pattern).map_err(|source| BuildError::Pattern {
+                pack: BUILTIN_KEYS_NAME,
+                line: 0,
+                rule: id.clone(),
+                source,
+            })?;
+            rules.push(Rule {
+                id,
+                kind: *kind,
+                regex,
+                groups: vec![1, 2, 3],
+                validator: Some(validate::Validator::Secret),
+                not_preceded_by: Vec::new(),
+            });
+            patterns.push(pattern.as_str());
+        }
+
         let patterns = match rules.is_empty() {
             true => None,
             false => Some(
@@ -339,6 +423,7 @@ impl Engine {
             kinds,
             patterns,
             dictionary,
+            keys,
         })
     }
 
@@ -393,6 +478,14 @@ impl Engine {
     /// upper case without spaces, IP addresses as `std::net` renders them.
     pub fn normalize<'a>(&self, kind: KindId, value: &'a str) -> Cow<'a, str> {
         self.kinds[kind.index()].normalizer.apply(value)
+    }
+
+    /// Returns the kind of a field whose whole value is personal data, such
+    /// as `user.email` or `password`, or `None` for an ordinary field.
+    /// Matching ignores ASCII case and treats `-` like `_`; a listed key
+    /// matches the field's whole dotted name or its last segments.
+    pub fn sensitive_key_kind(&self, field: &str) -> Option<KindId> {
+        self.keys.kind_of(field)
     }
 }
 

@@ -427,6 +427,7 @@ fn word_list(terms: &[&str]) -> tempfile::NamedTempFile {
 fn dictionary_word_boundaries() {
     let list = word_list(&["# names", "Ann Lee", "ann", "", "Bob"]);
     let options = EngineOptions {
+        sensitive_keys: Vec::new(),
         disabled_kinds: Vec::new(),
         dictionaries: vec![DictionarySpec {
             kind: "PERSON_NAME".into(),
@@ -453,6 +454,7 @@ fn dictionary_word_boundaries() {
 fn dictionary_overlap_longer_wins() {
     let list = word_list(&["bob@example.com and more", "ann"]);
     let options = EngineOptions {
+        sensitive_keys: Vec::new(),
         disabled_kinds: Vec::new(),
         dictionaries: vec![DictionarySpec {
             kind: "PERSON_NAME".into(),
@@ -476,6 +478,7 @@ fn dictionary_overlap_longer_wins() {
 #[test]
 fn disabled_kind_skipped() {
     let options = EngineOptions {
+        sensitive_keys: Vec::new(),
         disabled_kinds: vec!["IPV4".into()],
         dictionaries: Vec::new(),
     };
@@ -483,6 +486,7 @@ fn disabled_kind_skipped() {
     assert!(found(&engine, "from 10.0.0.1").is_empty());
 
     let unknown = EngineOptions {
+        sensitive_keys: Vec::new(),
         disabled_kinds: vec!["IPV5".into()],
         dictionaries: Vec::new(),
     };
@@ -526,6 +530,7 @@ fn pack_errors_name_rule_and_line() {
 #[test]
 fn dictionary_missing_file() {
     let options = EngineOptions {
+        sensitive_keys: Vec::new(),
         disabled_kinds: Vec::new(),
         dictionaries: vec![DictionarySpec {
             kind: "NAME".into(),

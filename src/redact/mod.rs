@@ -3,12 +3,13 @@
 //! (OTLP attribute values) are walked elsewhere and call
 //! [`Redactor::redact`] per string value.
 
+mod json;
 pub mod otlp;
 mod text;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::detect::Engine;
+use crate::detect::{Engine, KindId};
 use crate::token::Tokenizer;
 
 /// An engine, a tokenizer and hit counters. Shared by reference across
@@ -41,6 +42,16 @@ impl Redactor {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Appends the token of a whole value of `kind`, such as the value of a
+    /// sensitive field, and counts it as a hit.
+    pub(crate) fn push_whole_value_token(&self, kind: KindId, value: &str, out: &mut String) {
+        let engine = &self.engine;
+        let normalized = engine.normalize(kind, value);
+        self.tokenizer
+            .push_token(engine.kind_name(kind), &normalized, out);
+        self.count_hit(engine.kind_index(kind));
     }
 
     fn count_hit(&self, kind_index: usize) {

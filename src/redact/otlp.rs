@@ -7,8 +7,14 @@
 //! timestamps, severities, flags, names of attributes, span names, and the
 //! structure of the request.
 //!
-//! NOTE: byte values (`bytesValue`) pass unchanged, because rewriting them
-//! would change their type; a producer that logs text as bytes is not
+//! An attribute whose key is sensitive (`user.email`, `enduser.id`,
+//! `http.request.header.authorization`, see `detectors/keys.yaml`) has its
+//! whole value replaced by one token, whatever it looks like; a number or
+//! byte value there becomes a token string. Below a sensitive map or array
+//! key, every scalar is replaced.
+//!
+//! NOTE: byte values (`bytesValue`) under ordinary keys pass unchanged,
+//! because they are not text; a producer that logs text as bytes is not
 //! covered.
 //!
 //! Fail closed: a record is redacted under `catch_unwind`. If redacting it
@@ -28,6 +34,8 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
 use super::Redactor;
+use crate::detect::KindId;
+use crate::token::Tokenizer;
 
 /// The text that replaces every string of a record whose redaction failed.
 pub const REDACTION_FAILED: &str = "[hush: redaction failed]";
@@ -83,102 +91,201 @@ pub fn redact_traces_request(
     failed
 }
 
-/// Applies `visit` to `item` with an edit that redacts each string. If that
-/// panics, visits again with an edit that replaces each string whole, and
-/// returns 1.
-fn guarded<T>(
-    item: &mut T,
-    visit: impl Fn(&mut T, &mut dyn FnMut(&mut String)),
-    redactor: &Redactor,
-) -> usize {
-    guarded_with(item, visit, &|text: &mut String| {
-        redact_string(redactor, text)
-    })
+/// What the walker does with each value it reaches.
+trait Edit {
+    /// Handles a string that is not under a sensitive key.
+    fn text(&mut self, text: &mut String);
+
+    /// Handles a scalar under a sensitive key of `kind`.
+    fn whole(&mut self, kind: KindId, value: &mut Value);
+
+    /// Returns the kind of a sensitive attribute key, by its dotted path.
+    fn key_kind(&self, path: &str) -> Option<KindId>;
+}
+
+/// Redacts strings and replaces the values of sensitive keys by tokens.
+struct RedactEdit<'a> {
+    redactor: &'a Redactor,
+}
+
+impl Edit for RedactEdit<'_> {
+    fn text(&mut self, text: &mut String) {
+        let redacted = match self.redactor.redact(text) {
+            Cow::Borrowed(_) => return,
+            Cow::Owned(redacted) => redacted,
+        };
+        *text = redacted;
+    }
+
+    fn whole(&mut self, kind: KindId, value: &mut Value) {
+        let mut token = String::new();
+        match value {
+            // A token here is earlier output of this redactor.
+            Value::StringValue(text) if Tokenizer::is_token(text) => return,
+            Value::StringValue(text) => {
+                self.redactor.push_whole_value_token(kind, text, &mut token)
+            }
+            Value::IntValue(number) => {
+                let text = number.to_string();
+                self.redactor
+                    .push_whole_value_token(kind, &text, &mut token)
+            }
+            Value::DoubleValue(number) => {
+                let text = number.to_string();
+                self.redactor
+                    .push_whole_value_token(kind, &text, &mut token)
+            }
+            Value::BytesValue(bytes) => {
+                let text = data_encoding::HEXLOWER.encode(bytes);
+                self.redactor
+                    .push_whole_value_token(kind, &text, &mut token)
+            }
+            Value::BoolValue(_)
+            | Value::StringValueStrindex(_)
+            | Value::ArrayValue(_)
+            | Value::KvlistValue(_) => return,
+        }
+        *value = Value::StringValue(token);
+    }
+
+    fn key_kind(&self, path: &str) -> Option<KindId> {
+        self.redactor.engine().sensitive_key_kind(path)
+    }
+}
+
+/// Replaces every string, and every value under a sensitive key, with
+/// [`REDACTION_FAILED`]; used after redacting the same item panicked.
+struct FailEdit<'a> {
+    redactor: &'a Redactor,
+}
+
+impl Edit for FailEdit<'_> {
+    fn text(&mut self, text: &mut String) {
+        *text = REDACTION_FAILED.to_string();
+    }
+
+    fn whole(&mut self, _kind: KindId, value: &mut Value) {
+        if !matches!(value, Value::BoolValue(_)) {
+            *value = Value::StringValue(REDACTION_FAILED.to_string());
+        }
+    }
+
+    fn key_kind(&self, path: &str) -> Option<KindId> {
+        // The key table is a plain lookup, but this runs after a panic, so
+        // a second one here must not escape either.
+        catch_unwind(AssertUnwindSafe(|| {
+            self.redactor.engine().sensitive_key_kind(path)
+        }))
+        .unwrap_or(None)
+    }
+}
+
+/// Applies `visit` to `item` with an edit that redacts. If that panics,
+/// visits again with an edit that replaces each value whole, and returns 1.
+fn guarded<T>(item: &mut T, visit: impl Fn(&mut T, &mut dyn Edit), redactor: &Redactor) -> usize {
+    guarded_with(
+        item,
+        visit,
+        &mut RedactEdit { redactor },
+        &mut FailEdit { redactor },
+    )
 }
 
 fn guarded_with<T>(
     item: &mut T,
-    visit: impl Fn(&mut T, &mut dyn FnMut(&mut String)),
-    redact: &dyn Fn(&mut String),
+    visit: impl Fn(&mut T, &mut dyn Edit),
+    edit: &mut dyn Edit,
+    fallback: &mut dyn Edit,
 ) -> usize {
-    let redacted = catch_unwind(AssertUnwindSafe(|| {
-        visit(item, &mut |text: &mut String| redact(text));
-    }));
+    let redacted = catch_unwind(AssertUnwindSafe(|| visit(item, edit)));
     if redacted.is_ok() {
         return 0;
     }
 
-    visit(item, &mut |text: &mut String| {
-        *text = REDACTION_FAILED.to_string();
-    });
+    visit(item, fallback);
     1
 }
 
-fn redact_string(redactor: &Redactor, text: &mut String) {
-    let redacted = match redactor.redact(text) {
-        Cow::Borrowed(_) => return,
-        Cow::Owned(redacted) => redacted,
-    };
-    *text = redacted;
-}
-
-fn visit_resource(resource: &mut Option<Resource>, edit: &mut dyn FnMut(&mut String)) {
+fn visit_resource(resource: &mut Option<Resource>, edit: &mut dyn Edit) {
     if let Some(resource) = resource {
-        visit_attributes(&mut resource.attributes, edit);
+        visit_attributes(&mut resource.attributes, "", None, edit);
     }
 }
 
-fn visit_scope(scope: &mut Option<InstrumentationScope>, edit: &mut dyn FnMut(&mut String)) {
+fn visit_scope(scope: &mut Option<InstrumentationScope>, edit: &mut dyn Edit) {
     if let Some(scope) = scope {
-        visit_attributes(&mut scope.attributes, edit);
+        visit_attributes(&mut scope.attributes, "", None, edit);
     }
 }
 
-fn visit_log_record(record: &mut LogRecord, edit: &mut dyn FnMut(&mut String)) {
+fn visit_log_record(record: &mut LogRecord, edit: &mut dyn Edit) {
     if let Some(body) = &mut record.body {
-        visit_any_value(body, edit);
+        visit_any_value(body, "", None, edit);
     }
-    visit_attributes(&mut record.attributes, edit);
+    visit_attributes(&mut record.attributes, "", None, edit);
 }
 
-fn visit_span(span: &mut Span, edit: &mut dyn FnMut(&mut String)) {
-    visit_attributes(&mut span.attributes, edit);
+fn visit_span(span: &mut Span, edit: &mut dyn Edit) {
+    visit_attributes(&mut span.attributes, "", None, edit);
     for event in &mut span.events {
-        visit_attributes(&mut event.attributes, edit);
+        visit_attributes(&mut event.attributes, "", None, edit);
     }
     for link in &mut span.links {
-        visit_attributes(&mut link.attributes, edit);
+        visit_attributes(&mut link.attributes, "", None, edit);
     }
     if let Some(status) = &mut span.status {
-        edit(&mut status.message);
+        edit.text(&mut status.message);
     }
 }
 
-fn visit_attributes(attributes: &mut [KeyValue], edit: &mut dyn FnMut(&mut String)) {
+/// Visits attributes whose keys continue `path`; `sensitive` is the kind of
+/// an enclosing sensitive key, which covers everything below it.
+fn visit_attributes(
+    attributes: &mut [KeyValue],
+    path: &str,
+    sensitive: Option<KindId>,
+    edit: &mut dyn Edit,
+) {
     for attribute in attributes {
-        if let Some(value) = &mut attribute.value {
-            visit_any_value(value, edit);
-        }
+        let KeyValue { key, value, .. } = attribute;
+        let Some(value) = value else {
+            continue;
+        };
+        // Top-level keys, by far the most common, are looked up without
+        // building a path.
+        let child_path = match path.is_empty() {
+            true => Cow::Borrowed(key.as_str()),
+            false => Cow::Owned(format!("{path}.{key}")),
+        };
+        let kind = sensitive.or_else(|| edit.key_kind(&child_path));
+        visit_any_value(value, &child_path, kind, edit);
     }
 }
 
-fn visit_any_value(value: &mut AnyValue, edit: &mut dyn FnMut(&mut String)) {
-    match &mut value.value {
-        Some(Value::StringValue(text)) => edit(text),
-        Some(Value::ArrayValue(array)) => {
+fn visit_any_value(
+    value: &mut AnyValue,
+    path: &str,
+    sensitive: Option<KindId>,
+    edit: &mut dyn Edit,
+) {
+    let Some(inner) = &mut value.value else {
+        return;
+    };
+    match inner {
+        Value::ArrayValue(array) => {
             for item in &mut array.values {
-                visit_any_value(item, edit);
+                visit_any_value(item, path, sensitive, edit);
             }
         }
-        Some(Value::KvlistValue(list)) => visit_attributes(&mut list.values, edit),
-        Some(
-            Value::BoolValue(_)
-            | Value::IntValue(_)
-            | Value::DoubleValue(_)
-            | Value::BytesValue(_)
-            | Value::StringValueStrindex(_),
-        )
-        | None => {}
+        Value::KvlistValue(list) => visit_attributes(&mut list.values, path, sensitive, edit),
+        _ => match sensitive {
+            Some(kind) => edit.whole(kind, inner),
+            None => {
+                if let Value::StringValue(text) = inner {
+                    edit.text(text);
+                }
+            }
+        },
     }
 }
 
@@ -192,68 +299,153 @@ mod tests {
         })
     }
 
+    fn attribute(key: &str, value: Option<AnyValue>) -> KeyValue {
+        KeyValue {
+            key: key.to_string(),
+            value,
+            ..Default::default()
+        }
+    }
+
     fn record_with_nested_strings() -> LogRecord {
         let nested = AnyValue {
             value: Some(Value::KvlistValue(
                 opentelemetry_proto::tonic::common::v1::KeyValueList {
-                    values: vec![KeyValue {
-                        key: "inner".to_string(),
-                        value: string("inner text"),
-                        ..Default::default()
-                    }],
+                    values: vec![
+                        attribute("inner", string("inner text")),
+                        attribute(
+                            "secret",
+                            Some(AnyValue {
+                                value: Some(Value::IntValue(7)),
+                            }),
+                        ),
+                    ],
                 },
             )),
         };
         LogRecord {
             body: string("body text"),
             attributes: vec![
-                KeyValue {
-                    key: "plain".to_string(),
-                    value: string("attribute text"),
-                    ..Default::default()
-                },
-                KeyValue {
-                    key: "nested".to_string(),
-                    value: Some(nested),
-                    ..Default::default()
-                },
+                attribute("plain", string("attribute text")),
+                attribute("nested", Some(nested)),
             ],
             span_id: vec![1; 8],
             ..Default::default()
         }
     }
 
+    /// Upper-cases text, and writes `KIND<n>` for values under the key
+    /// `nested.secret`; panics on text starting with `panic`.
+    struct TestEdit;
+
+    impl Edit for TestEdit {
+        fn text(&mut self, text: &mut String) {
+            if text.starts_with("panic") {
+                panic!("detector failure");
+            }
+            text.make_ascii_uppercase();
+        }
+
+        fn whole(&mut self, kind: KindId, value: &mut Value) {
+            *value = Value::StringValue(format!("KIND{kind:?}"));
+        }
+
+        fn key_kind(&self, path: &str) -> Option<KindId> {
+            (path == "nested.secret").then_some(KindId::for_tests(3))
+        }
+    }
+
+    struct MarkerEdit;
+
+    impl Edit for MarkerEdit {
+        fn text(&mut self, text: &mut String) {
+            *text = REDACTION_FAILED.to_string();
+        }
+
+        fn whole(&mut self, _kind: KindId, value: &mut Value) {
+            *value = Value::StringValue(REDACTION_FAILED.to_string());
+        }
+
+        fn key_kind(&self, path: &str) -> Option<KindId> {
+            TestEdit.key_kind(path)
+        }
+    }
+
+    /// Lists the record's strings in visiting order.
     fn strings_of(record: &mut LogRecord) -> Vec<String> {
-        let mut strings = Vec::new();
-        visit_log_record(record, &mut |text: &mut String| strings.push(text.clone()));
-        strings
+        struct Collect(Vec<String>);
+
+        impl Edit for Collect {
+            fn text(&mut self, text: &mut String) {
+                self.0.push(text.clone());
+            }
+
+            fn whole(&mut self, _kind: KindId, value: &mut Value) {
+                self.0.push(format!("whole:{value:?}"));
+            }
+
+            fn key_kind(&self, _path: &str) -> Option<KindId> {
+                None
+            }
+        }
+
+        let mut collect = Collect(Vec::new());
+        visit_log_record(record, &mut collect);
+        collect.0
     }
 
     #[test]
     fn walker_reaches_nested_strings() {
         let mut record = record_with_nested_strings();
-        let failed = guarded_with(&mut record, visit_log_record, &|text: &mut String| {
-            text.make_ascii_uppercase()
-        });
-        assert_eq!(failed, 0);
-        assert_eq!(
-            strings_of(&mut record),
-            ["BODY TEXT", "ATTRIBUTE TEXT", "INNER TEXT"]
+        let failed = guarded_with(
+            &mut record,
+            visit_log_record,
+            &mut TestEdit,
+            &mut MarkerEdit,
         );
+        assert_eq!(failed, 0);
+        let strings = strings_of(&mut record);
+        assert_eq!(strings[..3], ["BODY TEXT", "ATTRIBUTE TEXT", "INNER TEXT"]);
+        assert!(strings[3].starts_with("KIND"), "{strings:?}");
         assert_eq!(record.span_id, vec![1; 8]);
     }
 
     #[test]
-    fn panic_replaces_every_string() {
+    fn sensitive_nested_key_replaced_whole() {
         let mut record = record_with_nested_strings();
-        let failed = guarded_with(&mut record, visit_log_record, &|text: &mut String| {
-            if text.starts_with("attribute") {
-                panic!("detector failure");
-            }
-            text.make_ascii_uppercase();
-        });
+        guarded_with(
+            &mut record,
+            visit_log_record,
+            &mut TestEdit,
+            &mut MarkerEdit,
+        );
+        let Some(Value::KvlistValue(list)) = &record.attributes[1].value.as_ref().unwrap().value
+        else {
+            panic!("nested attribute is no longer a map");
+        };
+        let secret = list.values[1]
+            .value
+            .as_ref()
+            .unwrap()
+            .value
+            .as_ref()
+            .unwrap();
+        assert!(matches!(secret, Value::StringValue(text) if text.starts_with("KIND")));
+    }
+
+    #[test]
+    fn panic_replaces_every_value() {
+        let mut record = record_with_nested_strings();
+        record.attributes[0].value = string("panic now");
+        let failed = guarded_with(
+            &mut record,
+            visit_log_record,
+            &mut TestEdit,
+            &mut MarkerEdit,
+        );
         assert_eq!(failed, 1);
-        assert_eq!(strings_of(&mut record), [REDACTION_FAILED; 3]);
+        let strings = strings_of(&mut record);
+        assert_eq!(strings[..3], [REDACTION_FAILED; 3]);
         assert_eq!(record.attributes[0].key, "plain");
         assert_eq!(record.span_id, vec![1; 8], "ids must survive a failure");
     }

@@ -18,8 +18,17 @@ thread_local! {
 impl Redactor {
     /// Replaces every hit in `text` with its token, returning `text` itself
     /// (borrowed) when nothing was found. Everything between hits is kept
-    /// byte for byte.
+    /// byte for byte. Text that is a whole JSON object or array is redacted
+    /// value by value and stays valid JSON (see `json`).
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if let Some(redacted) = super::json::redact_document(self, text) {
+            return redacted;
+        }
+        self.redact_text(text)
+    }
+
+    /// Redacts `text` as plain text, even when it is a JSON document.
+    pub(crate) fn redact_text<'a>(&self, text: &'a str) -> Cow<'a, str> {
         HITS.with(|hits| match hits.try_borrow_mut() {
             Ok(mut hits) => self.redact_with(text, &mut hits),
             // Only reachable if redaction re-enters itself on this thread.

@@ -1,0 +1,164 @@
+use super::*;
+use crate::detect::{Engine, EngineOptions};
+use crate::token::{Key, Tokenizer};
+
+fn redactor() -> Redactor {
+    let key = Key::from_text(&"ab".repeat(32), "k1").unwrap();
+    Redactor::new(
+        Engine::builtin(&EngineOptions::default()).unwrap(),
+        Tokenizer::new(key),
+    )
+}
+
+fn redact(text: &str) -> String {
+    redactor().redact(text).into_owned()
+}
+
+fn parse(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|err| panic!("invalid JSON {text}: {err}"))
+}
+
+#[test]
+fn formatting_outside_values_kept() {
+    let input = r#"{ "level":"info",  "msg" : "login from 10.1.2.3 ok", "n": 1.50e3 }"#;
+    let output = redact(input);
+    assert!(
+        output.starts_with(r#"{ "level":"info",  "msg" : "login from IPV4_k1_"#),
+        "{output}"
+    );
+    assert!(output.ends_with(r#" ok", "n": 1.50e3 }"#), "{output}");
+    parse(&output);
+}
+
+#[test]
+fn sensitive_key_value_replaced_whole() {
+    let output =
+        redact(r#"{"user":{"email":"not an address","id":42},"order":{"id":7},"ssn":123456789}"#);
+    let value = parse(&output);
+    let email = value["user"]["email"].as_str().unwrap();
+    assert!(email.starts_with("EMAIL_k1_"), "{output}");
+    assert!(
+        value["user"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("USER_k1_"),
+        "{output}"
+    );
+    assert_eq!(value["order"]["id"], 7, "order.id is not a listed key");
+    assert!(
+        value["ssn"].as_str().unwrap().starts_with("US_SSN_k1_"),
+        "{output}"
+    );
+}
+
+#[test]
+fn dotted_key_matches_nested_path() {
+    let output = redact(r#"{"enduser":{"id":"u-981"},"other":{"id":"x"}}"#);
+    let value = parse(&output);
+    assert!(
+        value["enduser"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("USER_k1_"),
+        "{output}"
+    );
+    assert_eq!(value["other"]["id"], "x");
+}
+
+#[test]
+fn sensitive_object_replaces_every_leaf() {
+    let output = redact(r#"{"password":{"old":"a1","new":"b2","changed":true,"n":[7]}}"#);
+    let value = parse(&output);
+    let password = &value["password"];
+    assert!(
+        password["old"]
+            .as_str()
+            .unwrap()
+            .starts_with("PASSWORD_k1_")
+    );
+    assert!(
+        password["new"]
+            .as_str()
+            .unwrap()
+            .starts_with("PASSWORD_k1_")
+    );
+    assert_eq!(password["changed"], true);
+    assert!(
+        password["n"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("PASSWORD_k1_")
+    );
+}
+
+#[test]
+fn escaped_string_decoded_and_reencoded() {
+    let output = redact(r#"{"msg":"say \"hi\" to carol\u0040example.com"}"#);
+    let value = parse(&output);
+    let message = value["msg"].as_str().unwrap();
+    assert!(message.starts_with("say \"hi\" to EMAIL_k1_"), "{output}");
+    assert!(!output.contains("example.com"), "{output}");
+}
+
+#[test]
+fn array_document_and_key_with_escape() {
+    let output = redact(r#"[{"e\u006dail":"x"},"dave@example.com",null]"#);
+    let value = parse(&output);
+    assert!(
+        value[0]["email"].as_str().unwrap().starts_with("EMAIL_k1_"),
+        "{output}"
+    );
+    assert!(
+        value[1].as_str().unwrap().starts_with("EMAIL_k1_"),
+        "{output}"
+    );
+    assert!(value[2].is_null());
+}
+
+#[test]
+fn clean_document_borrowed() {
+    let redactor = redactor();
+    let input = r#"{"level":"info","msg":"started","port":8080}"#;
+    assert!(matches!(redactor.redact(input), Cow::Borrowed(_)));
+}
+
+#[test]
+fn invalid_json_falls_back_to_text() {
+    let output = redact(r#"{"msg": "truncated from 10.0.0.9"#);
+    assert!(!output.contains("10.0.0.9"), "{output}");
+    let output = redact("{not json, mail erin@example.com}");
+    assert!(!output.contains("erin@example.com"), "{output}");
+}
+
+#[test]
+fn deep_nesting_falls_back_to_text() {
+    let depth = 1000;
+    let input = format!(
+        "{}\"frank@example.com\"{}",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let output = redact(&input);
+    assert!(!output.contains("frank@example.com"));
+    assert_eq!(
+        output.len(),
+        input.len() - "frank@example.com".len() + output.matches("EMAIL_k1_").count() * 25
+    );
+}
+
+#[test]
+fn redacting_twice_changes_nothing() {
+    let input =
+        r#"{"email":"Grace@Example.com","msg":"from 192.0.2.7","card":"4111 1111 1111 1111"}"#;
+    let once = redact(input);
+    let twice = redact(&once);
+    assert_eq!(once, twice);
+}
+
+#[test]
+fn key_in_message_text_same_token_as_field() {
+    let field = redact(r#"{"email":"Heidi@Example.com"}"#);
+    let text = redact("mail to heidi@example.com");
+    let field_token = parse(&field)["email"].as_str().unwrap().to_string();
+    assert!(text.ends_with(&field_token), "{field} vs {text}");
+}
