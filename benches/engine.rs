@@ -117,6 +117,8 @@ fn benchmarks(c: &mut Criterion) {
     list.flush().expect("flushing the word list");
     let with_dictionary = redactor(&EngineOptions {
         sensitive_keys: Vec::new(),
+        allow_values: Vec::new(),
+        allow_patterns: Vec::new(),
         disabled_kinds: Vec::new(),
         dictionaries: vec![DictionarySpec {
             kind: "PERSON_NAME".into(),

@@ -71,6 +71,14 @@ pub fn build_redactor(config: &Config) -> anyhow::Result<Redactor> {
                 kind: key.kind.clone(),
             })
             .collect(),
+        allow_values: config.detect.allow.values.clone(),
+        allow_patterns: config
+            .detect
+            .allow
+            .patterns
+            .iter()
+            .map(|pattern| pattern.as_str().to_string())
+            .collect(),
     };
     let engine = Engine::builtin(&options).context("failed to build the detectors")?;
     Ok(Redactor::new(engine, Tokenizer::new(key)))

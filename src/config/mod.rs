@@ -249,6 +249,40 @@ pub struct DetectConfig {
     /// Field names whose whole value is replaced, whatever it looks like,
     /// in addition to the built-in list.
     pub sensitive_keys: Vec<SensitiveKeyConfig>,
+    /// Values and patterns never to redact.
+    pub allow: AllowConfig,
+}
+
+/// Values and patterns never to redact, even when a detector finds them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AllowConfig {
+    /// Exact values, matched as written or ignoring ASCII case.
+    pub values: Vec<String>,
+    /// Regex patterns (Rust `regex` syntax) matched against each found
+    /// value; anchor them (`^...$`) to match the whole value.
+    pub patterns: Vec<AllowPattern>,
+}
+
+/// A regex pattern checked for syntax when the configuration is read.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct AllowPattern(String);
+
+impl AllowPattern {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for AllowPattern {
+    type Error = String;
+
+    fn try_from(pattern: String) -> Result<Self, Self::Error> {
+        regex::Regex::new(&pattern)
+            .map_err(|err| format!("invalid allow pattern {pattern:?}: {err}"))?;
+        Ok(AllowPattern(pattern))
+    }
 }
 
 /// A field name whose whole value is personal data.
@@ -450,6 +484,13 @@ mod tests {
     fn bad_key_id_rejected() {
         let message = invalid_message("key:\n  id: Prod-Key\n");
         assert!(message.contains("key id"), "{message}");
+    }
+
+    #[test]
+    fn bad_allow_pattern_named_with_line() {
+        let message = invalid_message("detect:\n  allow:\n    patterns: ['^10\\.(']\n");
+        assert!(message.contains("allow pattern"), "{message}");
+        assert!(message.contains("line 3"), "{message}");
     }
 
     #[test]

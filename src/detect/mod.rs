@@ -26,6 +26,7 @@
 //! beyond growing the caller's `Vec` and the per-thread caches that the regex
 //! engine creates on first use in a thread.
 
+mod allow;
 mod dictionary;
 mod keys;
 mod normalize;
@@ -39,6 +40,7 @@ mod tests;
 use std::borrow::Cow;
 use std::path::PathBuf;
 
+use allow::AllowList;
 use dictionary::{DictionaryBuilder, DictionaryScanner};
 use keys::KeyTable;
 use normalize::Normalizer;
@@ -86,6 +88,11 @@ pub struct EngineOptions {
     /// Field names whose whole value is tokenized, added to the built-in
     /// list in `detectors/keys.yaml`.
     pub sensitive_keys: Vec<SensitiveKeySpec>,
+    /// Values never to redact, matched as found or ignoring ASCII case.
+    pub allow_values: Vec<String>,
+    /// Regex patterns (the `regex` crate's syntax); a found value that one
+    /// of them matches is not redacted.
+    pub allow_patterns: Vec<String>,
 }
 
 /// A field name whose whole value is personal data of `kind`. A kind not in
@@ -171,6 +178,9 @@ pub enum BuildError {
         source: Box<regex_automata::meta::BuildError>,
     },
 
+    #[error("invalid allow pattern: {source}")]
+    AllowPattern { source: regex::Error },
+
     #[error("too many kinds: at most {max} are supported")]
     TooManyKinds { max: usize },
 }
@@ -187,6 +197,7 @@ pub struct Engine {
     patterns: Option<PatternScanner>,
     dictionary: Option<DictionaryScanner>,
     keys: KeyTable,
+    allow: AllowList,
 }
 
 impl Engine {
@@ -419,11 +430,15 @@ impl Engine {
         }
         let dictionary = dictionary.build()?;
 
+        let allow = AllowList::new(&options.allow_values, &options.allow_patterns)
+            .map_err(|source| BuildError::AllowPattern { source })?;
+
         Ok(Engine {
             kinds,
             patterns,
             dictionary,
             keys,
+            allow,
         })
     }
 
@@ -441,6 +456,14 @@ impl Engine {
                 resolve_overlaps(hits);
             }
         }
+        if !self.allow.is_empty() && !hits.is_empty() {
+            hits.retain(|hit| !self.allow.allows(&text[hit.start..hit.end]));
+        }
+    }
+
+    /// Reports whether the allow list lets `value` pass unredacted.
+    pub fn is_allowed(&self, value: &str) -> bool {
+        !self.allow.is_empty() && self.allow.allows(value)
     }
 
     /// Returns the name of a kind, such as `EMAIL`.

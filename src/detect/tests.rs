@@ -428,6 +428,8 @@ fn dictionary_word_boundaries() {
     let list = word_list(&["# names", "Ann Lee", "ann", "", "Bob"]);
     let options = EngineOptions {
         sensitive_keys: Vec::new(),
+        allow_values: Vec::new(),
+        allow_patterns: Vec::new(),
         disabled_kinds: Vec::new(),
         dictionaries: vec![DictionarySpec {
             kind: "PERSON_NAME".into(),
@@ -455,6 +457,8 @@ fn dictionary_overlap_longer_wins() {
     let list = word_list(&["bob@example.com and more", "ann"]);
     let options = EngineOptions {
         sensitive_keys: Vec::new(),
+        allow_values: Vec::new(),
+        allow_patterns: Vec::new(),
         disabled_kinds: Vec::new(),
         dictionaries: vec![DictionarySpec {
             kind: "PERSON_NAME".into(),
@@ -479,6 +483,8 @@ fn dictionary_overlap_longer_wins() {
 fn disabled_kind_skipped() {
     let options = EngineOptions {
         sensitive_keys: Vec::new(),
+        allow_values: Vec::new(),
+        allow_patterns: Vec::new(),
         disabled_kinds: vec!["IPV4".into()],
         dictionaries: Vec::new(),
     };
@@ -487,6 +493,8 @@ fn disabled_kind_skipped() {
 
     let unknown = EngineOptions {
         sensitive_keys: Vec::new(),
+        allow_values: Vec::new(),
+        allow_patterns: Vec::new(),
         disabled_kinds: vec!["IPV5".into()],
         dictionaries: Vec::new(),
     };
@@ -531,6 +539,8 @@ fn pack_errors_name_rule_and_line() {
 fn dictionary_missing_file() {
     let options = EngineOptions {
         sensitive_keys: Vec::new(),
+        allow_values: Vec::new(),
+        allow_patterns: Vec::new(),
         disabled_kinds: Vec::new(),
         dictionaries: vec![DictionarySpec {
             kind: "NAME".into(),

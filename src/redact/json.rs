@@ -109,8 +109,7 @@ fn walk(
             let replacement = match sensitive {
                 Some(kind) => {
                     let decoded = decode(value)?;
-                    // A token here is earlier output of this redactor.
-                    match crate::token::Tokenizer::is_token(&decoded) {
+                    match redactor.keeps_whole_value(&decoded) {
                         true => None,
                         false => Some(quoted_token(redactor, kind, &decoded)),
                     }
@@ -126,7 +125,9 @@ fn walk(
             }
         }
         Some(b'-' | b'0'..=b'9') => {
-            if let Some(kind) = sensitive {
+            if let Some(kind) = sensitive
+                && !redactor.keeps_whole_value(value)
+            {
                 edits.push(Edit {
                     start,
                     end,

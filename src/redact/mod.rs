@@ -54,6 +54,12 @@ impl Redactor {
         self.count_hit(engine.kind_index(kind));
     }
 
+    /// Reports whether a whole value under a sensitive key must stay as it
+    /// is: it is on the allow list, or it is already a token.
+    pub(crate) fn keeps_whole_value(&self, value: &str) -> bool {
+        crate::token::Tokenizer::is_token(value) || self.engine.is_allowed(value)
+    }
+
     fn count_hit(&self, kind_index: usize) {
         self.hit_counts[kind_index].fetch_add(1, Ordering::Relaxed);
     }

@@ -35,7 +35,6 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 
 use super::Redactor;
 use crate::detect::KindId;
-use crate::token::Tokenizer;
 
 /// The text that replaces every string of a record whose redaction failed.
 pub const REDACTION_FAILED: &str = "[hush: redaction failed]";
@@ -120,8 +119,7 @@ impl Edit for RedactEdit<'_> {
     fn whole(&mut self, kind: KindId, value: &mut Value) {
         let mut token = String::new();
         match value {
-            // A token here is earlier output of this redactor.
-            Value::StringValue(text) if Tokenizer::is_token(text) => return,
+            Value::StringValue(text) if self.redactor.keeps_whole_value(text) => return,
             Value::StringValue(text) => {
                 self.redactor.push_whole_value_token(kind, text, &mut token)
             }

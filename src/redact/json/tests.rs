@@ -162,3 +162,26 @@ fn key_in_message_text_same_token_as_field() {
     let field_token = parse(&field)["email"].as_str().unwrap().to_string();
     assert!(text.ends_with(&field_token), "{field} vs {text}");
 }
+
+#[test]
+fn allowed_values_pass() {
+    let options = EngineOptions {
+        allow_values: vec!["noreply@example.com".to_string()],
+        allow_patterns: vec![r"^10\.0\.0\.[0-9]+$".to_string()],
+        ..EngineOptions::default()
+    };
+    let key = Key::from_text(&"ab".repeat(32), "k1").unwrap();
+    let redactor = Redactor::new(Engine::builtin(&options).unwrap(), Tokenizer::new(key));
+
+    let input = r#"{"email":"NoReply@Example.com","msg":"from 10.0.0.4 and 10.0.1.4"}"#;
+    let output = redactor.redact(input).into_owned();
+    let value = parse(&output);
+    assert_eq!(value["email"], "NoReply@Example.com");
+    assert!(
+        value["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("from 10.0.0.4 and IPV4_k1_"),
+        "{output}"
+    );
+}
