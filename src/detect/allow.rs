@@ -15,8 +15,8 @@ pub(crate) struct AllowList {
     /// Values as written, and ASCII-lower-cased, so `NoReply@Example.com`
     /// is allowed by `noreply@example.com`.
     values: HashSet<String>,
-    /// Patterns that must match the whole value to allow it; anchor them
-    /// with `^...$` for that, as the configuration documents.
+    /// Patterns searched in each found value. An unanchored pattern allows
+    /// any value it matches a part of, so configurations anchor with `^...$`.
     patterns: Option<RegexSet>,
 }
 
