@@ -88,6 +88,7 @@ pub fn build_redactor(config: &Config) -> anyhow::Result<Redactor> {
 /// redacts, and exports.
 pub async fn run_agent(config: Config) -> anyhow::Result<()> {
     let redactor = Arc::new(build_redactor(&config)?);
+    crate::telemetry::set_log_redactor(redactor.clone());
     let metrics = Arc::new(Metrics::default());
     let sink = Sink::from_config(&config.exporter)?;
     let receiver = OtlpReceiver::bind(&config.otlp_receiver).await?;

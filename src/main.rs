@@ -57,12 +57,14 @@ enum Command {
     },
     /// Check a configuration file and name the field and line of any mistake.
     Validate {
+        /// Configuration file (YAML) to check.
         #[arg(long, short)]
         config: PathBuf,
     },
     /// Generate a new random token key and print it, or write it to a file
     /// readable by its owner only.
     Keygen {
+        /// File to create (mode 0600); an existing file is never overwritten.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
@@ -159,9 +161,20 @@ fn keygen(out: Option<PathBuf>) -> anyhow::Result<()> {
     let key = Key::generate("k1");
     let text = key.to_text();
     let Some(path) = out else {
-        println!("{text}");
+        print!("{text}");
         return Ok(());
     };
+    if let Some(parent) = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        anyhow::bail!(
+            "failed to create the key file {}: the directory {} does not exist",
+            path.display(),
+            parent.display()
+        );
+    }
 
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
@@ -176,7 +189,8 @@ fn keygen(out: Option<PathBuf>) -> anyhow::Result<()> {
                 path.display()
             )
         })?;
-    writeln!(file, "{text}").with_context(|| format!("failed to write {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("failed to write {}", path.display()))?;
     eprintln!("wrote a new token key to {}", path.display());
     Ok(())
 }

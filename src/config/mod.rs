@@ -27,7 +27,7 @@ pub const DEFAULT_YAML: &str = include_str!("../../config/default.yaml");
 /// A configuration file that could not be read or is invalid.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("failed to read config file {path}: {source}")]
+    #[error("failed to read config file {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -138,11 +138,14 @@ pub struct TailConfig {
     pub start_at: StartAt,
     /// How often files are checked for new data and new files, in
     /// milliseconds.
+    #[serde(deserialize_with = "poll_interval_ms")]
     pub poll_interval_ms: u64,
     /// Longest line passed on whole, in bytes. A longer line is split into
     /// several records, and each split is counted.
+    #[serde(deserialize_with = "max_line_bytes")]
     pub max_line_bytes: usize,
     /// Maximum number of lines in one batch sent downstream.
+    #[serde(deserialize_with = "max_batch_lines")]
     pub max_batch_lines: usize,
     /// How long a last line without a newline waits to be completed before
     /// it is sent as it is, in milliseconds.
@@ -171,6 +174,36 @@ impl TailConfig {
     pub fn partial_line_timeout(&self) -> Duration {
         Duration::from_millis(self.partial_line_timeout_ms)
     }
+}
+
+/// Reads a number of at least `min`, naming `field` in the error.
+fn at_least<'de, D, T>(deserializer: D, field: &str, min: T, unit: &str) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + PartialOrd + fmt::Display,
+{
+    let value = T::deserialize(deserializer)?;
+    if value < min {
+        return Err(serde::de::Error::custom(format!(
+            "invalid {field} {value}: it must be at least {min} {unit}"
+        )));
+    }
+    Ok(value)
+}
+
+// Shorter waits only burn CPU on empty polls.
+fn poll_interval_ms<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    at_least(deserializer, "poll_interval_ms", 10, "milliseconds")
+}
+
+// Pieces shorter than this would cut most values in two, and a value cut in
+// two is found by no detector.
+fn max_line_bytes<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    at_least(deserializer, "max_line_bytes", 1024, "bytes")
+}
+
+fn max_batch_lines<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    at_least(deserializer, "max_batch_lines", 1, "line")
 }
 
 /// A glob pattern checked for syntax when the configuration is read.
@@ -331,7 +364,7 @@ fn default_export_timeout_ms() -> u64 {
     10_000
 }
 
-/// An `http://` or `https://` URL with a host and a port.
+/// An `http://` URL with a host and a port.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub struct EndpointUrl(String);
@@ -346,16 +379,25 @@ impl TryFrom<String> for EndpointUrl {
     type Error = String;
 
     fn try_from(url: String) -> Result<Self, Self::Error> {
-        let rest = url
+        // The exporter has no TLS yet; accepting https:// would send
+        // plaintext to a downstream the user believes is encrypted.
+        if url.starts_with("https://") {
+            return Err(format!(
+                "unsupported endpoint {url:?}: the exporter does not support TLS yet; use \
+                 http://HOST:PORT, and put a TLS-terminating proxy on the same host if the \
+                 downstream is remote"
+            ));
+        }
+        let authority = url
             .strip_prefix("http://")
-            .or_else(|| url.strip_prefix("https://"));
-        let authority = rest.map(|rest| rest.split('/').next().unwrap_or(""));
+            .map(|rest| rest.split('/').next().unwrap_or(""));
         match authority {
             Some(authority) if !authority.is_empty() && authority.contains(':') => {
                 Ok(EndpointUrl(url))
             }
             _ => Err(format!(
-                "invalid endpoint {url:?}: expected http://HOST:PORT or https://HOST:PORT"
+                "invalid endpoint {url:?}: expected http://HOST:PORT, such as \
+                 http://127.0.0.1:4317"
             )),
         }
     }
@@ -472,6 +514,25 @@ mod tests {
         let message = invalid_message("exporter:\n  otlp:\n    endpoint: 127.0.0.1:4317\n");
         assert!(message.contains("http://HOST:PORT"), "{message}");
         assert!(message.contains("line 3"), "{message}");
+    }
+
+    #[test]
+    fn https_endpoint_rejected() {
+        let message = invalid_message("exporter:\n  otlp:\n    endpoint: https://collector:4317\n");
+        assert!(message.contains("does not support TLS"), "{message}");
+        assert!(message.contains("line 3"), "{message}");
+    }
+
+    #[test]
+    fn tail_limits_rejected_when_zero() {
+        for field in ["poll_interval_ms", "max_batch_lines", "max_line_bytes"] {
+            let message = invalid_message(&format!("tail:\n  {field}: 0\n"));
+            assert!(
+                message.contains(field) || message.contains("at least"),
+                "{message}"
+            );
+            assert!(message.contains("line 2"), "{field}: {message}");
+        }
     }
 
     #[test]

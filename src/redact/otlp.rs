@@ -3,9 +3,10 @@
 //!
 //! Redacted: log bodies (strings, and strings inside arrays and maps at any
 //! depth), attributes of resources, scopes, log records, spans, span events
-//! and span links, and span status messages. Never touched: ids,
-//! timestamps, severities, flags, names of attributes, span names, and the
-//! structure of the request.
+//! and span links (keys and values), span names, span event names, log
+//! event names, severity texts, scope names and versions, and span status
+//! messages. Never touched: ids, timestamps, severity numbers, flags, kinds,
+//! counts, schema URLs, and the structure of the request.
 //!
 //! An attribute whose key is sensitive (`user.email`, `enduser.id`,
 //! `http.request.header.authorization`, see `detectors/keys.yaml`) has its
@@ -13,9 +14,9 @@
 //! byte value there becomes a token string. Below a sensitive map or array
 //! key, every scalar is replaced.
 //!
-//! NOTE: byte values (`bytesValue`) under ordinary keys pass unchanged,
-//! because they are not text; a producer that logs text as bytes is not
-//! covered.
+//! A byte value (`bytesValue`) that is valid UTF-8 is redacted as text and
+//! stays a byte value. NOTE: other byte values pass unchanged, because no
+//! detector reads binary data.
 //!
 //! Fail closed: a record is redacted under `catch_unwind`. If redacting it
 //! panics, every string in that record is replaced whole by
@@ -212,6 +213,8 @@ fn visit_resource(resource: &mut Option<Resource>, edit: &mut dyn Edit) {
 
 fn visit_scope(scope: &mut Option<InstrumentationScope>, edit: &mut dyn Edit) {
     if let Some(scope) = scope {
+        edit.text(&mut scope.name);
+        edit.text(&mut scope.version);
         visit_attributes(&mut scope.attributes, "", None, edit);
     }
 }
@@ -220,12 +223,18 @@ fn visit_log_record(record: &mut LogRecord, edit: &mut dyn Edit) {
     if let Some(body) = &mut record.body {
         visit_any_value(body, "", None, edit);
     }
+    edit.text(&mut record.severity_text);
+    edit.text(&mut record.event_name);
     visit_attributes(&mut record.attributes, "", None, edit);
 }
 
 fn visit_span(span: &mut Span, edit: &mut dyn Edit) {
+    // Span names built from URL paths (`GET /users/alice@example.com`) are
+    // common, so names are redacted like any other text.
+    edit.text(&mut span.name);
     visit_attributes(&mut span.attributes, "", None, edit);
     for event in &mut span.events {
+        edit.text(&mut event.name);
         visit_attributes(&mut event.attributes, "", None, edit);
     }
     for link in &mut span.links {
@@ -257,6 +266,10 @@ fn visit_attributes(
         };
         let kind = sensitive.or_else(|| edit.key_kind(&child_path));
         visit_any_value(value, &child_path, kind, edit);
+        // A key rarely carries personal data, but one built from a value
+        // (`quota.alice@example.com`) must not pass raw either.
+        drop(child_path);
+        edit.text(key);
     }
 }
 
@@ -278,12 +291,24 @@ fn visit_any_value(
         Value::KvlistValue(list) => visit_attributes(&mut list.values, path, sensitive, edit),
         _ => match sensitive {
             Some(kind) => edit.whole(kind, inner),
-            None => {
-                if let Value::StringValue(text) = inner {
-                    edit.text(text);
-                }
-            }
+            None => match inner {
+                Value::StringValue(text) => edit.text(text),
+                Value::BytesValue(bytes) => visit_bytes(bytes, edit),
+                _ => {}
+            },
         },
+    }
+}
+
+/// Redacts a byte value that is valid UTF-8 as text, keeping it bytes.
+fn visit_bytes(bytes: &mut Vec<u8>, edit: &mut dyn Edit) {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return;
+    };
+    let mut text = text.to_owned();
+    edit.text(&mut text);
+    if text.as_bytes() != bytes.as_slice() {
+        *bytes = text.into_bytes();
     }
 }
 
@@ -395,6 +420,8 @@ mod tests {
     #[test]
     fn walker_reaches_nested_strings() {
         let mut record = record_with_nested_strings();
+        record.severity_text = "warn".to_string();
+        record.event_name = "login".to_string();
         let failed = guarded_with(
             &mut record,
             visit_log_record,
@@ -402,10 +429,47 @@ mod tests {
             &mut MarkerEdit,
         );
         assert_eq!(failed, 0);
+
         let strings = strings_of(&mut record);
-        assert_eq!(strings[..3], ["BODY TEXT", "ATTRIBUTE TEXT", "INNER TEXT"]);
-        assert!(strings[3].starts_with("KIND"), "{strings:?}");
+        for expected in ["BODY TEXT", "ATTRIBUTE TEXT", "INNER TEXT", "WARN", "LOGIN"] {
+            assert!(
+                strings.iter().any(|text| text == expected),
+                "{expected} in {strings:?}"
+            );
+        }
+        for key in ["PLAIN", "NESTED", "INNER", "SECRET"] {
+            assert!(
+                strings.iter().any(|text| text == key),
+                "key {key} in {strings:?}"
+            );
+        }
         assert_eq!(record.span_id, vec![1; 8]);
+    }
+
+    #[test]
+    fn bytes_redacted_when_utf8() {
+        let mut utf8 = b"text".to_vec();
+        visit_bytes(&mut utf8, &mut TestEdit);
+        assert_eq!(utf8, b"TEXT");
+
+        let mut binary = vec![0xff, 0x00, b'a'];
+        visit_bytes(&mut binary, &mut TestEdit);
+        assert_eq!(binary, vec![0xff, 0x00, b'a']);
+    }
+
+    #[test]
+    fn span_and_event_names_redacted() {
+        let mut span = Span {
+            name: "get /users/x".to_string(),
+            events: vec![opentelemetry_proto::tonic::trace::v1::span::Event {
+                name: "retry".to_string(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        visit_span(&mut span, &mut TestEdit);
+        assert_eq!(span.name, "GET /USERS/X");
+        assert_eq!(span.events[0].name, "RETRY");
     }
 
     #[test]
@@ -443,8 +507,14 @@ mod tests {
         );
         assert_eq!(failed, 1);
         let strings = strings_of(&mut record);
-        assert_eq!(strings[..3], [REDACTION_FAILED; 3]);
-        assert_eq!(record.attributes[0].key, "plain");
+        assert!(
+            strings
+                .iter()
+                .all(|text| text == REDACTION_FAILED || text.is_empty()),
+            "{strings:?}"
+        );
+        assert_eq!(record.attributes[0].key, REDACTION_FAILED);
+        assert_eq!(record.attributes.len(), 2, "the record keeps its shape");
         assert_eq!(record.span_id, vec![1; 8], "ids must survive a failure");
     }
 }

@@ -11,10 +11,40 @@
 
 mod server;
 
+use std::fmt;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use server::MetricsServer;
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use crate::redact::Redactor;
+
+/// The redactor applied to values the agent writes into its own logs, such
+/// as file paths, which can name a person (`/var/log/app/alice@example.com.log`).
+static LOG_REDACTOR: OnceLock<Arc<Redactor>> = OnceLock::new();
+
+/// Sets the redactor for the agent's own log fields; the first call wins.
+pub fn set_log_redactor(redactor: Arc<Redactor>) {
+    let _ = LOG_REDACTOR.set(redactor);
+}
+
+/// A path for a log field, shown with its personal data replaced by tokens.
+/// Before [`set_log_redactor`] is called it shows `[path withheld]`, so an
+/// early log line cannot leak either.
+pub struct LogPath<'a>(pub &'a Path);
+
+impl fmt::Display for LogPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(redactor) = LOG_REDACTOR.get() else {
+            return f.write_str("[path withheld]");
+        };
+        let text = self.0.to_string_lossy();
+        f.write_str(&redactor.redact(&text))
+    }
+}
 
 /// Declares the counters once, so the struct, its Prometheus names and its
 /// help texts cannot drift apart.
@@ -85,8 +115,12 @@ impl Metrics {
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour codes only help a person at a terminal; in a file or journald
+    // they are noise.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();

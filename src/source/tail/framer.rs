@@ -253,8 +253,13 @@ impl LineFramer {
 ///
 /// The cut goes just after the last ASCII whitespace in the final
 /// [`SPLIT_SEARCH_BYTES`] before the cap, so a word or value is rarely cut
-/// in two. Without such whitespace, it goes at the last UTF-8 character
-/// boundary at or before the cap.
+/// in two. Without whitespace (minified JSON), it goes just after the last
+/// JSON or key-value delimiter (`,`, `"`, `;`, `&`, `{`, `}`, `[`, `]`),
+/// because the values detectors look for never contain one. Without either,
+/// it goes at the last UTF-8 character boundary at or before the cap.
+///
+/// NOTE: a value that ends up cut in two is redacted in neither piece; the
+/// delimiter search makes that rare, not impossible.
 pub fn split_point(line: &[u8], max: usize) -> usize {
     debug_assert!(line.len() > max && max > 0);
 
@@ -264,6 +269,13 @@ pub fn split_point(line: &[u8], max: usize) -> usize {
         .rposition(|b| b.is_ascii_whitespace())
         .map(|i| window_start + i + 1);
     if let Some(cut) = whitespace {
+        return cut;
+    }
+    let delimiter = line[window_start..max]
+        .iter()
+        .rposition(|b| matches!(b, b',' | b'"' | b';' | b'&' | b'{' | b'}' | b'[' | b']'))
+        .map(|i| window_start + i + 1);
+    if let Some(cut) = delimiter {
         return cut;
     }
 
@@ -467,6 +479,8 @@ mod tests {
         let cases: &[(&[u8], usize, usize)] = &[
             (b"ab cd", 4, 3),
             (b"abcde", 4, 4),
+            (br#"{"a":"bc"}"#, 8, 6),
+            (b"a,b c,d", 6, 4),
             (b"a\tbcde", 4, 2),
             ("ab€x".as_bytes(), 4, 2),
             (&[0x80, 0x80, 0x80, 0x80, 0x80], 4, 4),

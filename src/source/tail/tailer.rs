@@ -24,7 +24,7 @@ use super::checkpoint::CheckpointStore;
 use super::discover::Discovery;
 use super::file::{ContentChange, FileId, FollowedFile, PathStatus, open_with_identity};
 use crate::config::{StartAt, TailConfig};
-use crate::telemetry::Metrics;
+use crate::telemetry::{LogPath, Metrics};
 
 /// Most files kept open at once. Files found beyond it wait until a
 /// followed file is closed.
@@ -164,7 +164,7 @@ impl Tailer {
                 file.at_eof = false;
                 Metrics::inc(&self.metrics.tail_files_rotated_total);
                 tracing::info!(
-                    path = %file.path.display(),
+                    path = %LogPath(&file.path),
                     "file renamed away or deleted, reading it to the end"
                 );
             }
@@ -191,7 +191,7 @@ impl Tailer {
         let file = &mut tracked.file;
         Metrics::inc(&self.metrics.tail_files_rotated_total);
         tracing::info!(
-            path = %file.path.display(),
+            path = %LogPath(&file.path),
             offset = file.read_offset(),
             "file truncated, reading it again from the start"
         );
@@ -220,7 +220,7 @@ impl Tailer {
                 && file.is_drained()
                 && file.size().is_ok_and(|size| size <= file.read_offset());
             if finished {
-                tracing::debug!(path = %file.path.display(), "closed a file read to its end");
+                tracing::debug!(path = %LogPath(&file.path), "closed a file read to its end");
             }
             !finished
         });
@@ -286,7 +286,7 @@ impl Tailer {
             Ok(followed) => {
                 self.logged_errors.remove(path);
                 Metrics::inc(&self.metrics.tail_files_opened_total);
-                tracing::info!(path = %path.display(), offset, "following a file");
+                tracing::info!(path = %LogPath(path), offset, "following a file");
                 self.store.set(id, fingerprint, offset, path);
                 let attributes = FileAttributes::new(path);
                 self.files.insert(
@@ -311,14 +311,14 @@ impl Tailer {
                 Ok(true) => {
                     Metrics::inc(&self.metrics.tail_files_rotated_total);
                     tracing::info!(
-                        path = %path.display(),
+                        path = %LogPath(path),
                         "file shorter than its checkpoint, reading it again from the start"
                     );
                     return 0;
                 }
                 Ok(false) => {
                     tracing::debug!(
-                        path = %path.display(),
+                        path = %LogPath(path),
                         "inode reused by a different file, ignoring the old checkpoint"
                     );
                 }
@@ -444,7 +444,7 @@ impl Tailer {
     fn report_error(&mut self, path: &Path, err: &std::io::Error, message: &'static str) {
         Metrics::inc(&self.metrics.tail_read_errors_total);
         if self.logged_errors.insert(path.to_path_buf()) {
-            tracing::warn!(path = %path.display(), error = %err, "{message}");
+            tracing::warn!(path = %LogPath(path), error = %err, "{message}");
         }
     }
 }
