@@ -17,6 +17,12 @@ pub(super) fn check_v4(haystack: &[u8], start: usize, end: usize) -> Option<(usi
         return None;
     }
 
+    // A product token before a slash (`Chrome/120.0.0.0` in a user agent)
+    // marks a version, as RFC 9110 writes product versions.
+    if follows_product_token(haystack, start) {
+        return None;
+    }
+
     // A release suffix (`-beta.2`, `-SNAPSHOT`, `-rc1`) marks a version.
     if byte_at(haystack, end) == Some(b'-')
         && byte_at(haystack, end + 1).is_some_and(|b| b.is_ascii_alphabetic())
@@ -50,6 +56,21 @@ pub(super) fn check_v6(text: &str, start: usize, end: usize) -> Option<(usize, u
     Some((start, end))
 }
 
+/// Reports whether `start` follows `Product/`: a slash after a word of
+/// letters that starts with an upper-case letter, as in user agents.
+fn follows_product_token(haystack: &[u8], start: usize) -> bool {
+    if byte_before(haystack, start) != Some(b'/') {
+        return false;
+    }
+    let before_slash = &haystack[..start - 1];
+    let word_len = before_slash
+        .iter()
+        .rev()
+        .take_while(|byte| byte.is_ascii_alphabetic())
+        .count();
+    word_len > 0 && before_slash[before_slash.len() - word_len].is_ascii_uppercase()
+}
+
 fn is_word_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'_'
 }
@@ -69,6 +90,16 @@ mod tests {
         assert_eq!(check_v4(text, 2, 9), None);
         let version = b"10.5.4.8-beta.2";
         assert_eq!(check_v4(version, 0, 8), None);
+    }
+
+    #[test]
+    fn ipv4_rejects_product_version() {
+        let agent = b"Chrome/120.0.0.0 Safari/537.36";
+        assert_eq!(check_v4(agent, 7, 16), None);
+        let url = b"http://10.0.0.1/x";
+        assert_eq!(check_v4(url, 7, 15), Some((7, 15)));
+        let path = b"GET /hosts/10.0.0.1";
+        assert_eq!(check_v4(path, 11, 19), Some((11, 19)));
     }
 
     #[test]

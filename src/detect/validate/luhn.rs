@@ -39,12 +39,16 @@ pub(super) fn check_card(haystack: &[u8], start: usize, end: usize) -> Option<(u
 }
 
 /// Copies the digits of a card candidate into `out`, checking the grouping:
-/// one separator kind throughout, and every group but the last 4 to 6 digits
-/// long (4-4-4-4, 4-6-5 and 4-6-4 all pass).
+/// one separator kind throughout, and the groups cards are printed in. The
+/// first group is always 4 digits; then either groups of 4 with a last
+/// group of 1 to 4 (4-4-4-4, 4-4-4-4-3), or one group of 6 and a last group
+/// of 4 or 5 (Diners 4-6-4, American Express 4-6-5). Other groupings, such
+/// as the HDFS timestamp `240717 225925 1454`, are not cards.
 fn collect_grouped_digits(candidate: &[u8], out: &mut [u8; MAX_DIGITS]) -> Option<usize> {
     let mut count = 0;
     let mut separator = None;
-    let mut group_len = 0;
+    let mut groups = [0usize; MAX_DIGITS];
+    let mut group_count = 1;
     for &byte in candidate {
         if byte.is_ascii_digit() {
             if count == MAX_DIGITS {
@@ -52,7 +56,7 @@ fn collect_grouped_digits(candidate: &[u8], out: &mut [u8; MAX_DIGITS]) -> Optio
             }
             out[count] = byte - b'0';
             count += 1;
-            group_len += 1;
+            groups[group_count - 1] += 1;
             continue;
         }
         match separator {
@@ -60,12 +64,20 @@ fn collect_grouped_digits(candidate: &[u8], out: &mut [u8; MAX_DIGITS]) -> Optio
             Some(previous) if previous != byte => return None,
             Some(_) => {}
         }
-        if !(4..=6).contains(&group_len) {
+        if group_count == MAX_DIGITS {
             return None;
         }
-        group_len = 0;
+        group_count += 1;
     }
-    (13..=MAX_DIGITS).contains(&count).then_some(count)
+
+    let groups = &groups[..group_count];
+    let grouping_ok = match groups {
+        [_] => true,
+        [4, middle @ .., last] if middle.iter().all(|&len| len == 4) => (1..=4).contains(last),
+        [4, 6, 4 | 5] => true,
+        _ => false,
+    };
+    (grouping_ok && (13..=MAX_DIGITS).contains(&count)).then_some(count)
 }
 
 /// Checks the issuer identification number and the lengths that issuer uses.
