@@ -249,3 +249,32 @@ fn run_without_key_refuses_to_start() {
     assert!(stderr.contains("no token key configured"), "{stderr}");
     assert!(stderr.contains("hush keygen"), "{stderr}");
 }
+
+#[test]
+fn validate_accepts_daemonset_config() {
+    let manifest = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/kubernetes/daemonset.yaml"
+    ))
+    .expect("read the DaemonSet manifest");
+    let block = manifest
+        .split("hush.yaml: |\n")
+        .nth(1)
+        .expect("the ConfigMap has a hush.yaml block");
+    let config: String = block
+        .lines()
+        .take_while(|line| line.starts_with("    ") || line.is_empty())
+        .map(|line| format!("{}\n", line.get(4..).unwrap_or("")))
+        .collect();
+    assert!(config.contains("exporter:"), "block not extracted: {config}");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("daemonset.yaml");
+    std::fs::write(&path, config).expect("write config");
+    let output = hush()
+        .args(["validate", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run validate");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
