@@ -266,7 +266,10 @@ fn validate_accepts_daemonset_config() {
         .take_while(|line| line.starts_with("    ") || line.is_empty())
         .map(|line| format!("{}\n", line.get(4..).unwrap_or("")))
         .collect();
-    assert!(config.contains("exporter:"), "block not extracted: {config}");
+    assert!(
+        config.contains("exporter:"),
+        "block not extracted: {config}"
+    );
 
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("daemonset.yaml");
@@ -276,5 +279,9 @@ fn validate_accepts_daemonset_config() {
         .arg(&path)
         .output()
         .expect("run validate");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

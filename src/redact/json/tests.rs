@@ -2,19 +2,24 @@ use super::*;
 use crate::detect::{Engine, EngineOptions};
 use crate::token::{Key, Tokenizer};
 
-fn redactor() -> Redactor {
-    let key = Key::from_text(&"ab".repeat(32), "k1").unwrap();
-    Redactor::new(
-        Engine::builtin(&EngineOptions::default()).unwrap(),
-        Tokenizer::new(key),
-    )
+/// One redactor for every test: building the engine is the slow part of a
+/// debug-build test.
+pub(super) fn redactor() -> &'static Redactor {
+    static REDACTOR: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
+    REDACTOR.get_or_init(|| {
+        let key = Key::from_text(&"ab".repeat(32), "k1").unwrap();
+        Redactor::new(
+            Engine::builtin(&EngineOptions::default()).unwrap(),
+            Tokenizer::new(key),
+        )
+    })
 }
 
 fn redact(text: &str) -> String {
     redactor().redact(text).into_owned()
 }
 
-fn parse(text: &str) -> serde_json::Value {
+pub(super) fn parse(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|err| panic!("invalid JSON {text}: {err}"))
 }
 
@@ -117,9 +122,8 @@ fn array_document_and_key_with_escape() {
 
 #[test]
 fn clean_document_borrowed() {
-    let redactor = redactor();
     let input = r#"{"level":"info","msg":"started","port":8080}"#;
-    assert!(matches!(redactor.redact(input), Cow::Borrowed(_)));
+    assert!(matches!(redactor().redact(input), Cow::Borrowed(_)));
 }
 
 #[test]
@@ -184,4 +188,78 @@ fn allowed_values_pass() {
             .starts_with("from 10.0.0.4 and IPV4_k1_"),
         "{output}"
     );
+}
+
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::{parse, redactor};
+
+    fn scalar() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i32>().prop_map(Value::from),
+            prop_oneof![
+                Just("ivan@example.com".to_string()),
+                Just("from 198.51.100.4:443".to_string()),
+                Just("card 4111 1111 1111 1111 ok".to_string()),
+                Just("say \"hi\"\n\tto judy@example.org".to_string()),
+                "[a-z é0-9.@:-]{0,24}",
+            ]
+            .prop_map(Value::String),
+        ]
+    }
+
+    fn document() -> impl Strategy<Value = Value> {
+        let key = prop_oneof![
+            Just("email".to_string()),
+            Just("msg".to_string()),
+            Just("user".to_string()),
+            Just("id".to_string()),
+            "[a-z_]{1,8}",
+        ];
+        scalar().prop_recursive(4, 32, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((key.clone(), inner), 0..4)
+                    .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Replaces every string and number with a placeholder, so documents
+    /// can be compared by shape alone.
+    fn shape(value: &Value) -> Value {
+        match value {
+            Value::String(_) | Value::Number(_) => Value::Null,
+            Value::Array(items) => Value::Array(items.iter().map(shape).collect()),
+            Value::Object(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(key, value)| (key.clone(), shape(value)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn json_stays_valid_with_same_shape(value in document(), pretty in any::<bool>()) {
+            let wrapped = Value::Array(vec![value]);
+            let text = match pretty {
+                true => serde_json::to_string_pretty(&wrapped).unwrap(),
+                false => serde_json::to_string(&wrapped).unwrap(),
+            };
+            let redacted = redactor().redact(&text).into_owned();
+            let parsed = parse(&redacted);
+            prop_assert_eq!(shape(&parsed), shape(&wrapped));
+            prop_assert!(!redacted.contains("@example."), "{}", redacted);
+            prop_assert!(!redacted.contains("198.51.100.4"), "{}", redacted);
+            let twice = redactor().redact(&redacted).into_owned();
+            prop_assert_eq!(twice, redacted);
+        }
+    }
 }
