@@ -26,6 +26,7 @@
 //! beyond growing the caller's `Vec` and the per-thread caches that the regex
 //! engine creates on first use in a thread.
 
+mod context;
 mod dictionary;
 mod normalize;
 mod pack;
@@ -118,6 +119,14 @@ pub enum BuildError {
         rule: String,
         group: usize,
         available: usize,
+    },
+
+    #[error("{pack}, line {line}: rule {rule:?} has invalid context settings: {message}")]
+    Context {
+        pack: &'static str,
+        line: usize,
+        rule: String,
+        message: String,
     },
 
     #[error("{pack}: kind {kind:?} is defined twice")]
@@ -300,6 +309,12 @@ impl Engine {
                     available: pattern::MAX_GROUPS,
                 });
             }
+            let context_before = build_context(spec).map_err(|message| BuildError::Context {
+                pack: pack_name,
+                line,
+                rule: spec.id.clone(),
+                message,
+            })?;
             if is_disabled(&spec.kind) {
                 continue;
             }
@@ -314,6 +329,7 @@ impl Engine {
                     .iter()
                     .map(|text| text.as_bytes().to_vec())
                     .collect(),
+                context_before,
             });
             patterns.push(spec.pattern.as_str());
         }
@@ -394,6 +410,18 @@ impl Engine {
     pub fn normalize<'a>(&self, kind: KindId, value: &'a str) -> Cow<'a, str> {
         self.kinds[kind.index()].normalizer.apply(value)
     }
+}
+
+/// Builds a rule's context check; `None` when the rule lists no words.
+fn build_context(spec: &pack::RuleSpec) -> Result<Option<context::ContextBefore>, String> {
+    if spec.context_before.is_empty() {
+        return match spec.context_window {
+            Some(_) => Err("context_window is set but context_before lists no words".to_owned()),
+            None => Ok(None),
+        };
+    }
+    let window = spec.context_window.unwrap_or(context::DEFAULT_WINDOW);
+    context::ContextBefore::new(&spec.context_before, window).map(Some)
 }
 
 fn check_kind_name(name: &str) -> Result<(), BuildError> {
