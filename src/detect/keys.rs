@@ -245,6 +245,24 @@ mod tests {
     }
 
     #[test]
+    fn builtin_keys_name_builtin_kinds() {
+        let engine = crate::detect::Engine::builtin(&Default::default()).unwrap();
+        let list = parse(BUILTIN_KEYS).unwrap();
+        for (kind, keys) in &list.keys {
+            assert!(
+                engine.kind_names().any(|(_, name)| name == kind),
+                "keys.yaml names the unknown kind {kind}"
+            );
+            for key in keys {
+                assert!(
+                    engine.sensitive_key_kind(key).is_some(),
+                    "{key} is not matched"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn text_pattern_shape() {
         let mut table = KeyTable::default();
         table.insert("user_email", KindId(4));

@@ -27,6 +27,7 @@
 //! engine creates on first use in a thread.
 
 mod allow;
+mod context;
 mod dictionary;
 mod keys;
 mod normalize;
@@ -146,6 +147,14 @@ pub enum BuildError {
         rule: String,
         group: usize,
         available: usize,
+    },
+
+    #[error("{pack}, line {line}: rule {rule:?} has invalid context settings: {message}")]
+    Context {
+        pack: &'static str,
+        line: usize,
+        rule: String,
+        message: String,
     },
 
     #[error("{pack}: kind {kind:?} is defined twice")]
@@ -355,6 +364,12 @@ impl Engine {
                     available: pattern::MAX_GROUPS,
                 });
             }
+            let context_before = build_context(spec).map_err(|message| BuildError::Context {
+                pack: pack_name,
+                line,
+                rule: spec.id.clone(),
+                message,
+            })?;
             if is_disabled(&spec.kind) {
                 continue;
             }
@@ -369,6 +384,7 @@ impl Engine {
                     .iter()
                     .map(|text| text.as_bytes().to_vec())
                     .collect(),
+                context_before,
             });
             patterns.push(spec.pattern.as_str());
         }
@@ -381,12 +397,11 @@ impl Engine {
             .sensitive_keys
             .iter()
             .map(|spec| (spec.kind.as_str(), spec.key.as_str()));
+        // A custom pack may leave out kinds the built-in key list names; such
+        // keys are skipped. Configured keys always have a kind, added above.
         for (kind_name, key) in listed_keys.chain(configured_keys) {
             let Some(kind) = kind_id(kind_name) else {
-                return Err(BuildError::Pack {
-                    pack: BUILTIN_KEYS_NAME,
-                    message: format!("key {key:?} names the unknown kind {kind_name:?}"),
-                });
+                continue;
             };
             if !is_disabled(kind_name) {
                 keys.insert(key, kind);
@@ -408,6 +423,7 @@ impl Engine {
                 groups: vec![1, 2, 3],
                 validator: Some(validate::Validator::Secret),
                 not_preceded_by: Vec::new(),
+                context_before: None,
             });
             patterns.push(pattern.as_str());
         }
@@ -510,6 +526,18 @@ impl Engine {
     pub fn sensitive_key_kind(&self, field: &str) -> Option<KindId> {
         self.keys.kind_of(field)
     }
+}
+
+/// Builds a rule's context check; `None` when the rule lists no words.
+fn build_context(spec: &pack::RuleSpec) -> Result<Option<context::ContextBefore>, String> {
+    if spec.context_before.is_empty() {
+        return match spec.context_window {
+            Some(_) => Err("context_window is set but context_before lists no words".to_owned()),
+            None => Ok(None),
+        };
+    }
+    let window = spec.context_window.unwrap_or(context::DEFAULT_WINDOW);
+    context::ContextBefore::new(&spec.context_before, window).map(Some)
 }
 
 fn check_kind_name(name: &str) -> Result<(), BuildError> {

@@ -28,6 +28,12 @@ pub(crate) enum Normalizer {
     Ipv6,
     /// Six lower-case hex pairs joined by `:`.
     Mac,
+    /// ASCII letters in upper case and digits, nothing else, for ids with
+    /// letters such as `12.345.678-z` and `12345678Z`.
+    AlphanumericUpper,
+    /// The last ten digits, YYMMDDNNNC, so that a Swedish personnummer
+    /// written with and without its century gets one token.
+    Personnummer,
 }
 
 impl Normalizer {
@@ -41,6 +47,8 @@ impl Normalizer {
             Normalizer::Ipv4 => reparse::<Ipv4Addr>(value),
             Normalizer::Ipv6 => reparse::<Ipv6Addr>(value),
             Normalizer::Mac => mac(value),
+            Normalizer::AlphanumericUpper => alphanumeric_upper(value),
+            Normalizer::Personnummer => last_ten_digits(value),
         }
     }
 }
@@ -90,6 +98,30 @@ fn iban(value: &str) -> Cow<'_, str> {
             .map(|c| c.to_ascii_uppercase())
             .collect(),
     )
+}
+
+fn alphanumeric_upper(value: &str) -> Cow<'_, str> {
+    if value
+        .bytes()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        return Cow::Borrowed(value);
+    }
+    Cow::Owned(
+        value
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_uppercase())
+            .collect(),
+    )
+}
+
+fn last_ten_digits(value: &str) -> Cow<'_, str> {
+    let digits = keep_bytes(value, |b| b.is_ascii_digit());
+    match digits.len().checked_sub(10) {
+        Some(0) | None => digits,
+        Some(skip) => Cow::Owned(digits[skip..].to_owned()),
+    }
 }
 
 fn reparse<T>(value: &str) -> Cow<'_, str>
@@ -178,6 +210,33 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(Normalizer::Ipv6.apply(input), expected, "input {input}");
         }
+    }
+
+    #[test]
+    fn alphanumeric_upper_drops_punctuation() {
+        assert_eq!(
+            Normalizer::AlphanumericUpper.apply("12.345.678-z"),
+            "12345678Z"
+        );
+        assert_eq!(
+            Normalizer::AlphanumericUpper.apply("1 85 05 2a 006 084 35"),
+            "185052A00608435"
+        );
+        assert_eq!(
+            Normalizer::AlphanumericUpper.apply("X1234567L"),
+            "X1234567L"
+        );
+    }
+
+    #[test]
+    fn personnummer_drops_century() {
+        assert_eq!(
+            Normalizer::Personnummer.apply("19811218-9876"),
+            "8112189876"
+        );
+        assert_eq!(Normalizer::Personnummer.apply("811218-9876"), "8112189876");
+        assert_eq!(Normalizer::Personnummer.apply("811218+9876"), "8112189876");
+        assert_eq!(Normalizer::Personnummer.apply("8112189876"), "8112189876");
     }
 
     #[test]

@@ -35,6 +35,13 @@ pub(crate) struct RuleSpec {
     pub(crate) validator: Option<Validator>,
     #[serde(default)]
     pub(crate) not_preceded_by: Vec<String>,
+    /// Words (ASCII case insensitive) of which one must come shortly before
+    /// the value on the same line; empty means no context is needed.
+    #[serde(default)]
+    pub(crate) context_before: Vec<String>,
+    /// Bytes before the value searched for `context_before` words.
+    #[serde(default)]
+    pub(crate) context_window: Option<usize>,
 }
 
 /// Parses a pack, returning the parser's message (which carries the line and

@@ -15,6 +15,7 @@ use std::cell::RefCell;
 
 use regex_automata::{Anchored, Input, MatchKind, PatternSet, meta};
 
+use super::context::ContextBefore;
 use super::validate::Validator;
 use super::{Hit, KindId};
 
@@ -41,6 +42,7 @@ pub(crate) struct Rule {
     pub(crate) groups: Vec<usize>,
     pub(crate) validator: Option<Validator>,
     pub(crate) not_preceded_by: Vec<Vec<u8>>,
+    pub(crate) context_before: Option<ContextBefore>,
 }
 
 pub(crate) struct PatternScanner {
@@ -189,6 +191,11 @@ impl PatternScanner {
         if value_start >= value_end
             || !text.is_char_boundary(value_start)
             || !text.is_char_boundary(value_end)
+        {
+            return None;
+        }
+        if let Some(context) = &rule.context_before
+            && !context.is_met(haystack, value_start)
         {
             return None;
         }

@@ -573,3 +573,5 @@ fn token_key_forms() {
         "Executing with tokens: none",
     ]);
 }
+
+mod national_ids;

@@ -680,7 +680,7 @@ class Values:
         rng = self.rng
         # 9xx with a group outside the ITIN ranges, so it is no ITIN either.
         area = self.pick(["000", "666", f"9{rng.randint(0, 99):02d}"])
-        return f"{area}-{rng.randint(10, 65):02d}-{rng.randint(1, 9999):04d}"
+        return f"{area}-{rng.randint(10, 49):02d}-{rng.randint(1, 9999):04d}"
 
     def numeric_id(self):
         return str(self.rng.randint(10**8, 10**12 - 1))

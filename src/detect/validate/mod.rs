@@ -3,13 +3,27 @@
 //! around the span, and it may shrink the span (an IBAN candidate that ran
 //! into the next word). Validators never allocate.
 
+mod aadhaar;
+mod aba;
+mod bsn;
+mod codice_fiscale;
+mod cpf;
+mod dni;
 mod iban;
+mod imei;
 mod ip;
+mod itin;
 mod luhn;
 mod mac;
+mod nhs;
+mod nir;
+mod personnummer;
 mod phone;
+mod resident_id_cn;
 mod secret;
+mod sin;
 mod ssn;
+mod steuer_id;
 
 use serde::Deserialize;
 
@@ -35,6 +49,36 @@ pub(crate) enum Validator {
     Bearer,
     /// Secret value that is not a placeholder such as `null` or `***`.
     Secret,
+    /// IMEI: 15 digits with a Luhn check digit.
+    Imei,
+    /// US ITIN: area 9xx and the IRS group ranges.
+    UsItin,
+    /// ABA routing number: 3-7-1 weighted checksum and Federal Reserve prefix.
+    AbaRouting,
+    /// UK NHS number: mod 11 check digit and allocated ranges.
+    UkNhs,
+    /// Dutch BSN: the 11-proof.
+    NlBsn,
+    /// Spanish DNI: 8 digits and the mod 23 check letter.
+    EsDni,
+    /// Spanish NIE: X, Y or Z, 7 digits and the mod 23 check letter.
+    EsNie,
+    /// Italian codice fiscale: layout, birth date and check character.
+    ItCodiceFiscale,
+    /// French NIR: sex, month, department and the mod 97 key.
+    FrNir,
+    /// German Steuer-IdNr: ISO 7064 MOD 11,10 and the digit-repetition rule.
+    DeTaxId,
+    /// Brazilian CPF: two mod 11 check digits.
+    BrCpf,
+    /// Canadian SIN: Luhn and the province digit.
+    CaSin,
+    /// Indian Aadhaar: Verhoeff check digit, first digit 2 to 9.
+    InAadhaar,
+    /// Chinese resident identity number: ISO 7064 MOD 11-2 and birth date.
+    CnResidentId,
+    /// Swedish personnummer or samordningsnummer: date and Luhn.
+    SePersonnummer,
 }
 
 impl Validator {
@@ -52,6 +96,21 @@ impl Validator {
             Validator::Phone => phone::check(haystack, start, end),
             Validator::Bearer => secret::check_bearer(haystack, start, end),
             Validator::Secret => secret::check_value(haystack, start, end),
+            Validator::Imei => imei::check(haystack, start, end),
+            Validator::UsItin => itin::check(haystack, start, end),
+            Validator::AbaRouting => aba::check(haystack, start, end),
+            Validator::UkNhs => nhs::check(haystack, start, end),
+            Validator::NlBsn => bsn::check(haystack, start, end),
+            Validator::EsDni => dni::check_dni(haystack, start, end),
+            Validator::EsNie => dni::check_nie(haystack, start, end),
+            Validator::ItCodiceFiscale => codice_fiscale::check(haystack, start, end),
+            Validator::FrNir => nir::check(haystack, start, end),
+            Validator::DeTaxId => steuer_id::check(haystack, start, end),
+            Validator::BrCpf => cpf::check(haystack, start, end),
+            Validator::CaSin => sin::check(haystack, start, end),
+            Validator::InAadhaar => aadhaar::check(haystack, start, end),
+            Validator::CnResidentId => resident_id_cn::check(haystack, start, end),
+            Validator::SePersonnummer => personnummer::check(haystack, start, end),
         }
     }
 }
@@ -75,4 +134,101 @@ fn continues_with(haystack: &[u8], index: usize, separator: u8) -> bool {
 /// which means a number started before a candidate.
 fn preceded_by_number(haystack: &[u8], start: usize, separator: u8) -> bool {
     start >= 2 && haystack[start - 1] == separator && haystack[start - 2].is_ascii_digit()
+}
+
+/// Maximum digits that [`collect_digits`] copies: the longest numeric id
+/// here (a Chinese resident id) has 18.
+const MAX_ID_DIGITS: usize = 18;
+
+/// Decimal digit values (0 to 9, not ASCII) of a numeric id candidate.
+struct Digits {
+    values: [u8; MAX_ID_DIGITS],
+    len: usize,
+}
+
+impl Digits {
+    fn as_slice(&self) -> &[u8] {
+        &self.values[..self.len]
+    }
+
+    /// Returns the number formed by the digits in `range`.
+    fn number(&self, range: std::ops::Range<usize>) -> u64 {
+        self.as_slice()[range]
+            .iter()
+            .fold(0, |acc, &digit| acc * 10 + u64::from(digit))
+    }
+}
+
+/// Collects the digits of an id written bare or in groups joined by one
+/// separator (space, `-` or `.`) throughout. Returns `None` for mixed
+/// separators, any other byte, or more than [`MAX_ID_DIGITS`] digits.
+fn collect_digits(candidate: &[u8]) -> Option<Digits> {
+    let mut digits = Digits {
+        values: [0; MAX_ID_DIGITS],
+        len: 0,
+    };
+    let mut separator = None;
+    for &byte in candidate {
+        if byte.is_ascii_digit() {
+            if digits.len == MAX_ID_DIGITS {
+                return None;
+            }
+            digits.values[digits.len] = byte - b'0';
+            digits.len += 1;
+            continue;
+        }
+        if !matches!(byte, b' ' | b'-' | b'.') {
+            return None;
+        }
+        match separator {
+            None => separator = Some(byte),
+            Some(previous) if previous != byte => return None,
+            Some(_) => {}
+        }
+    }
+    Some(digits)
+}
+
+/// Reports whether the id candidate `haystack[start..end]` is only a piece
+/// of something longer: a number with a sign or decimal point, an
+/// identifier such as `blk_-123` or `ab-123`, or digit groups that continue
+/// before or after it with `-`, `.`, or a space when the candidate itself is
+/// grouped with spaces. A bare id may stand next to another number after a
+/// space, as in a list.
+fn is_part_of_longer_number(haystack: &[u8], start: usize, end: usize) -> bool {
+    match byte_before(haystack, start) {
+        Some(b'.' | b'+') => return true,
+        Some(b'-') => {
+            let joined = start >= 2 && {
+                let before = haystack[start - 2];
+                before.is_ascii_alphanumeric() || before == b'_'
+            };
+            if joined {
+                return true;
+            }
+        }
+        _ => {}
+    }
+    let spaced = haystack[start..end].contains(&b' ');
+    [b' ', b'-', b'.']
+        .into_iter()
+        .filter(|&separator| separator != b' ' || spaced)
+        .any(|separator| {
+            preceded_by_number(haystack, start, separator)
+                || continues_with(haystack, end, separator)
+        })
+}
+
+/// Reports whether `year`-`month`-`day` is a date of the proleptic
+/// Gregorian calendar.
+fn is_valid_date(year: u32, month: u32, day: u32) -> bool {
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days_in_month).contains(&day)
 }
