@@ -17,7 +17,8 @@ pub(crate) enum Normalizer {
     Lowercase,
     /// Decimal digits only.
     Digits,
-    /// A leading `+` if present, then decimal digits only.
+    /// A leading `+` (also for a `00` prefix) and decimal digits, without a
+    /// `(0)` trunk mark.
     Phone,
     /// ASCII upper case without spaces.
     Iban,
@@ -74,13 +75,21 @@ fn keep_bytes(value: &str, keep: impl Fn(u8) -> bool) -> Cow<'_, str> {
 }
 
 fn phone(value: &str) -> Cow<'_, str> {
-    let digits = keep_bytes(value, |b| b.is_ascii_digit());
-    if !value.starts_with('+') {
-        return digits;
-    }
-    if value[1..].bytes().all(|b| b.is_ascii_digit()) {
+    // `00` is the international call prefix in most countries, and a `(0)`
+    // trunk mark is not dialed from abroad, so `00 44 (0)20 …` and
+    // `+44 20 …` normalize to the same `+` and digits.
+    let Some(number) = value.strip_prefix('+').or_else(|| value.strip_prefix("00")) else {
+        return keep_bytes(value, |b| b.is_ascii_digit());
+    };
+    if value.starts_with('+') && number.bytes().all(|b| b.is_ascii_digit()) {
         return Cow::Borrowed(value);
     }
+    let digits: String = number
+        .replacen("(0)", "", 1)
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(char::from)
+        .collect();
     Cow::Owned(format!("+{digits}"))
 }
 
@@ -190,6 +199,17 @@ mod tests {
         assert_eq!(Normalizer::Phone.apply("+49 30 406151"), "+4930406151");
         assert_eq!(Normalizer::Phone.apply("+4930406151"), "+4930406151");
         assert_eq!(Normalizer::Phone.apply("(201) 651-3205"), "2016513205");
+    }
+
+    #[test]
+    fn phone_international_spellings_equal() {
+        for spelling in [
+            "+44 20 7946 0958",
+            "+44 (0)20 7946 0958",
+            "00 44 20 7946 0958",
+        ] {
+            assert_eq!(Normalizer::Phone.apply(spelling), "+442079460958");
+        }
     }
 
     #[test]

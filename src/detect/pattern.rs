@@ -206,9 +206,10 @@ impl PatternScanner {
         {
             return None;
         }
-        // A value that starts with a token is redacted output, perhaps with a
-        // second token glued on; tokenizing it again would break idempotence.
-        if crate::token::token_prefix_len(&text[value_start..value_end]).is_some() {
+        // A value that contains a token is redacted output, perhaps with a
+        // second token glued on or a stray byte before it (`+EMAIL_k1_…`);
+        // tokenizing it again would break idempotence.
+        if contains_token(&text[value_start..value_end]) {
             return None;
         }
         Some(Hit {
@@ -240,6 +241,19 @@ impl PatternScanner {
             Some((value_start.get(), value_end.get()))
         })
     }
+}
+
+/// Reports whether a rendered token starts at the beginning of `value` or
+/// right after a byte that cannot be part of a word.
+fn contains_token(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    (0..bytes.len()).any(|at| {
+        let word_start =
+            at == 0 || !(bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_');
+        word_start
+            && bytes[at].is_ascii_uppercase()
+            && crate::token::token_prefix_len(&value[at..]).is_some()
+    })
 }
 
 fn ends_with_ignore_case(haystack: &[u8], suffix: &[u8]) -> bool {

@@ -575,3 +575,370 @@ fn token_key_forms() {
 }
 
 mod national_ids;
+
+// --- Secrets: credential forms, provider keys and key blocks ---
+
+#[test]
+fn basic_auth_credentials_only() {
+    assert_finds(&[
+        (
+            "Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ== next",
+            "BASIC_AUTH",
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+        ),
+        (
+            "{\"authorization\":\"Basic dXNlcjpwYTU1\"}",
+            "BASIC_AUTH",
+            "dXNlcjpwYTU1",
+        ),
+    ]);
+    assert_clean(&[
+        "Authorization: Basic bm8gY29sb24gaGVyZQ==",
+        "Authorization: Basic ***",
+        "WWW-Authenticate: Basic realm=\"api\"",
+    ]);
+}
+
+#[test]
+fn url_userinfo_password_only() {
+    assert_finds(&[
+        (
+            "dsn=postgres://app:s3cr3t@db.internal:5432/app",
+            "PASSWORD",
+            "s3cr3t",
+        ),
+        ("GET https://alice:pa55@example.com/x", "PASSWORD", "pa55"),
+        (
+            "redis://:hunter2@cache.internal:6379",
+            "PASSWORD",
+            "hunter2",
+        ),
+    ]);
+    assert_clean(&[
+        "http://localhost:8080/path@v2",
+        "mongodb://db.internal:27017/app",
+        "https://user:***@example.com",
+    ]);
+}
+
+#[test]
+fn aws_secret_key_keyed() {
+    let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    for text in [
+        format!("aws_secret_access_key={secret} region=us-east-1"),
+        format!("\"SecretAccessKey\": \"{secret}\""),
+        format!("AWS_SECRET_ACCESS_KEY: {secret}"),
+    ] {
+        assert_eq!(
+            found(&engine(), &text),
+            vec![("AWS_SECRET_KEY".to_owned(), secret.to_owned())],
+            "text: {text}"
+        );
+    }
+}
+
+#[test]
+fn provider_keys_found() {
+    assert_finds(&[
+        (
+            "push with ghp_16C7e42F292c6912E7710c838347Ae178B4a failed",
+            "GITHUB_TOKEN",
+            "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        ),
+        (
+            "GH_TOKEN is gho_juCxAbquHaYLEJ0S7IBPvzs9Y8x6Pk7nSRH8.",
+            "GITHUB_TOKEN",
+            "gho_juCxAbquHaYLEJ0S7IBPvzs9Y8x6Pk7nSRH8",
+        ),
+        (
+            "pat github_pat_11ABCDEFG0123456789abc_0123456789abcdefghijABCDEFGHIJ0123456789abcdefghijKLMNOPQRS ok",
+            "GITHUB_TOKEN",
+            "github_pat_11ABCDEFG0123456789abc_0123456789abcdefghijABCDEFGHIJ0123456789abcdefghijKLMNOPQRS",
+        ),
+        (
+            "using glpat-xR4nd0mT0k3nV4lu3zzz for clone",
+            "GITLAB_TOKEN",
+            "glpat-xR4nd0mT0k3nV4lu3zzz",
+        ),
+        (
+            "slack client xoxb-757893429201-5576473040496-pOwSiCCxPS8c ready",
+            "SLACK_TOKEN",
+            "xoxb-757893429201-5576473040496-pOwSiCCxPS8c",
+        ),
+        (
+            "post https://hooks.slack.com/services/T0ABCDEFG/B0HIJKLMN/q8sWxZ4yTn2LkVb7RcMe5pAd failed",
+            "SLACK_TOKEN",
+            "q8sWxZ4yTn2LkVb7RcMe5pAd",
+        ),
+        (
+            "stripe key sk_live_4eC39HqLyjWDarjtT1zdp7dc loaded",
+            "STRIPE_KEY",
+            "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+        ),
+        (
+            "maps api_key=AIzaSyA1bC2dE3fG4hI5jK6lM7nO8pQ9rS0tU1v&q=x",
+            "PASSWORD",
+            "AIzaSyA1bC2dE3fG4hI5jK6lM7nO8pQ9rS0tU1v",
+        ),
+        (
+            "maps AIzaSyA1bC2dE3fG4hI5jK6lM7nO8pQ9rS0tU1v loaded",
+            "GOOGLE_API_KEY",
+            "AIzaSyA1bC2dE3fG4hI5jK6lM7nO8pQ9rS0tU1v",
+        ),
+    ]);
+    assert_clean(&[
+        // Too short for the provider format.
+        "ghp_shortvalue",
+        "glpat-short",
+        "sk_live_abc",
+        "branch xoxb-1",
+    ]);
+}
+
+#[test]
+fn bearer_keeps_provider_tokens() {
+    // The header is the stronger evidence, so the kind stays BEARER_TOKEN.
+    assert_finds(&[(
+        "Authorization: Bearer ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        "BEARER_TOKEN",
+        "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+    )]);
+}
+
+#[test]
+fn pem_block_one_token() {
+    let escaped = "-----BEGIN RSA PRIVATE KEY-----\\nMIIEowIBAAKCAQEAx3f\\nq9w8+/AbC=\\n-----END RSA PRIVATE KEY-----";
+    let newlines = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7=\n-----END PRIVATE KEY-----";
+    let one_line = "-----BEGIN EC PRIVATE KEY----- MHcCAQEEIBkg4LVWM9nuwNSk3yByxZpYRTBnVJk5oLlw -----END EC PRIVATE KEY-----";
+    let engine = engine();
+    for block in [escaped, newlines, one_line] {
+        let text = format!("{{\"key\":\"{block}\",\"kid\":7}}");
+        assert_eq!(
+            found(&engine, &text),
+            vec![("PRIVATE_KEY".to_owned(), block.to_owned())],
+            "text: {text}"
+        );
+    }
+    let cut = "key=-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqh";
+    assert_eq!(
+        found(&engine, cut),
+        vec![(
+            "PRIVATE_KEY".to_owned(),
+            "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqh".to_owned()
+        )]
+    );
+    assert_clean(&["-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----"]);
+}
+
+#[test]
+fn query_and_header_secrets() {
+    assert_finds(&[
+        (
+            "GET /login?password=pa55w0rd&next=/",
+            "PASSWORD",
+            "pa55w0rd",
+        ),
+        (
+            "GET /cb?x=1&access_token=a1b2c3d4e5&y=2",
+            "BEARER_TOKEN",
+            "a1b2c3d4e5",
+        ),
+        (
+            "POST /t?client_secret=Zx9yW8vU7t&a=b",
+            "PASSWORD",
+            "Zx9yW8vU7t",
+        ),
+        ("GET /v1?api_key=k3yV4lu3&q=1", "PASSWORD", "k3yV4lu3"),
+        (
+            "X-Api-Key: 0a1b2c3d4e5f6a7b",
+            "PASSWORD",
+            "0a1b2c3d4e5f6a7b",
+        ),
+    ]);
+}
+
+#[test]
+fn session_cookies_only() {
+    let engine = engine();
+    let cases: &[(&str, &[&str])] = &[
+        ("Cookie: session=abc123xyz", &["abc123xyz"]),
+        (
+            "Cookie: theme=dark; lang=en; JSESSIONID=9F8E7D6C5B4A; _ga=GA1.2.3",
+            &["9F8E7D6C5B4A"],
+        ),
+        (
+            "Set-Cookie: sid=s%3Aq1w2e3r4; Path=/; HttpOnly; Secure",
+            &["s%3Aq1w2e3r4"],
+        ),
+        (
+            "\"cookie\": \"csrftoken=Kq9; connect.sid=s%3Axyz; theme=dark\"",
+            &["Kq9", "s%3Axyz"],
+        ),
+        ("Cookie: theme=dark; lang=en", &[]),
+    ];
+    for &(text, expected) in cases {
+        let values: Vec<String> = found(&engine, text)
+            .into_iter()
+            .map(|(kind, value)| {
+                assert_eq!(kind, "SECRET", "text: {text}");
+                value
+            })
+            .collect();
+        assert_eq!(values, expected, "text: {text}");
+    }
+}
+
+#[test]
+fn redacted_secrets_not_detected() {
+    assert_clean(&[
+        "Authorization: Basic BASIC_AUTH_k1_mfrggzdfmztwq2lk",
+        "https://app:PASSWORD_k1_mfrggzdfmztwq2lk@db.example.com/x",
+        "Cookie: session=BEARER_TOKEN_k1_mfrggzdfmztwq2lk; theme=dark",
+        "aws_secret_access_key=AWS_SECRET_KEY_k1_mfrggzdfmztwq2lk",
+        "key PRIVATE_KEY_k1_mfrggzdfmztwq2lk end",
+        "post https://hooks.slack.com/services/T0ABCDEFG/B0HIJKLMN/SLACK_TOKEN_k1_mfrggzdfmztwq2lk",
+        // A stray byte before a token must not make the token part of a
+        // new value.
+        "Authorization: Bearer +EMAIL_k1_knfku6uld5bycfk4@example.com",
+        "https://app:[PHONE_k1_pmpsb5hwuaufa25l@db.example.com",
+        "a+IPV6_k1_ygyo3ngb762hp3nq@db.example.com",
+    ]);
+}
+
+// --- Network: IPv6 forms and MAC address forms ---
+
+#[test]
+fn ipv6_textual_forms() {
+    assert_finds(&[
+        (
+            "nat64 64:ff9b::192.0.2.33 ok",
+            "IPV6",
+            "64:ff9b::192.0.2.33",
+        ),
+        (
+            "full 0:0:0:0:0:ffff:192.0.2.1 ok",
+            "IPV6",
+            "0:0:0:0:0:ffff:192.0.2.1",
+        ),
+        // The zone id names a local interface, so it stays readable.
+        ("ping fe80::1%eth0 ok", "IPV6", "fe80::1"),
+        ("GET http://[fe80::1%25en0]:80/", "IPV6", "fe80::1"),
+        ("listen [2001:db8::1]:8080", "IPV6", "2001:db8::1"),
+        (
+            "from 2001:DB8:0:0:8:800:200C:417A",
+            "IPV6",
+            "2001:DB8:0:0:8:800:200C:417A",
+        ),
+        ("src=2001:db8::", "IPV6", "2001:db8::"),
+    ]);
+    assert_finds(&[("client ip:2001:db8::7 port 22", "IPV6", "2001:db8::7")]);
+    assert_clean(&[
+        "at 12:34:56.789 done",
+        "took 1:02:03 total",
+        "std::vec::Vec and Foo::bar",
+        "a :: b",
+        "zk host:2181 up",
+        "port :8080",
+        "sha1 a94a8fe5ccb19ba61c4c0873d391e987982fbbd3",
+    ]);
+}
+
+#[test]
+fn mac_three_forms() {
+    assert_finds(&[
+        (
+            "link 00:1a:2b:3c:4d:5e up",
+            "MAC_ADDRESS",
+            "00:1a:2b:3c:4d:5e",
+        ),
+        (
+            "link 00-1A-2B-3C-4D-5E up",
+            "MAC_ADDRESS",
+            "00-1A-2B-3C-4D-5E",
+        ),
+        ("link 001a.2b3c.4d5e up", "MAC_ADDRESS", "001a.2b3c.4d5e"),
+    ]);
+    assert_clean(&["build 2024.0611.1200 ok", "ver 1.2.3"]);
+}
+
+// --- Contact: e-mail forms and phone numbers ---
+
+#[test]
+fn email_forms() {
+    assert_finds(&[
+        (
+            "<a href=\"mailto:Ann.Lee+news@Mail.Example.COM\">",
+            "EMAIL",
+            "Ann.Lee+news@Mail.Example.COM",
+        ),
+        ("From: \"Ann Lee\" <ann@b.co>", "EMAIL", "ann@b.co"),
+        (
+            "GET /u?email=a.b%40example.com&x=1",
+            "EMAIL",
+            "a.b%40example.com",
+        ),
+        (
+            "GET /u?next=/a&email=bob@sub.example.org&x=1",
+            "EMAIL",
+            "bob@sub.example.org",
+        ),
+    ]);
+}
+
+#[test]
+fn phone_international_forms() {
+    assert_finds(&[
+        ("call +1 (415) 555-0132 now", "PHONE", "+1 (415) 555-0132"),
+        ("uk +44 20 7946 0958.", "PHONE", "+44 20 7946 0958"),
+        ("de +49 30 901820", "PHONE", "+49 30 901820"),
+        ("fr 00 33 1 42 68 53 00 ok", "PHONE", "00 33 1 42 68 53 00"),
+        ("'+31611482498'", "PHONE", "+31611482498"),
+        ("jp +81-3-1234-5678", "PHONE", "+81-3-1234-5678"),
+    ]);
+}
+
+#[test]
+fn phone_national_needs_context() {
+    assert_finds(&[
+        ("dial (415) 555-0132", "PHONE", "(415) 555-0132"),
+        ("dial 415-555-0132", "PHONE", "415-555-0132"),
+        (
+            "Could not send SMS to 0121 614 1366: timeout",
+            "PHONE",
+            "0121 614 1366",
+        ),
+        (
+            "{\"field\":\"phone\",\"new\":\"06 11 63 90 36\"}",
+            "PHONE",
+            "06 11 63 90 36",
+        ),
+        ("mobile: 020 7946 0958", "PHONE", "020 7946 0958"),
+        ("cell_number=06 12 34 56 78", "PHONE", "06 12 34 56 78"),
+        (
+            "INSERT INTO users (name, phone) VALUES ('Ann', '(11) 96452-2072')",
+            "PHONE",
+            "(11) 96452-2072",
+        ),
+    ]);
+    assert_clean(&[
+        "ref 020 7946 0958 done",
+        "took 06 12 34 56 78 steps",
+        "INSERT INTO t (name, ref) VALUES ('Ann', '020 7946 0958')",
+        "order 4155550132 shipped",
+        "id 12345678901 ok",
+        "phone updated 2024-06-12 10:22",
+        "tel 2024-06-12",
+    ]);
+}
+
+#[test]
+fn phone_look_alikes_survive() {
+    assert_clean(&[
+        "offset +1234567 bytes",
+        "at 12:00 33 1 42 68 53 00",
+        "diff +12 -3",
+        "ts 2024-06-12T10:22:33+0200",
+        "build 415-555-0132-7",
+        "v415.555.0132",
+    ]);
+}

@@ -34,7 +34,7 @@ pub(super) fn check_v4(haystack: &[u8], start: usize, end: usize) -> Option<(usi
 
 pub(super) fn check_v6(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
     let haystack = text.as_bytes();
-    if matches!(byte_before(haystack, start), Some(b':')) {
+    if byte_before(haystack, start) == Some(b':') && !after_key(haystack, start - 1) {
         return None;
     }
     if byte_before(haystack, start).is_some_and(is_word_byte) && haystack[start] == b':' {
@@ -69,6 +69,23 @@ fn follows_product_token(haystack: &[u8], start: usize) -> bool {
         .take_while(|byte| byte.is_ascii_alphabetic())
         .count();
     word_len > 0 && before_slash[before_slash.len() - word_len].is_ascii_uppercase()
+}
+
+/// Reports whether the colon at `colon` ends a key such as `ip:` or
+/// `en0:`: up to 16 ASCII letters and digits, one of them a letter that is
+/// not a hex digit. After a hex word the colon is more likely inside a
+/// longer colon-separated run. A rendered token is never a key, because it
+/// contains `_`, so redacting the word before the colon cannot turn a
+/// rejected address into a hit.
+fn after_key(haystack: &[u8], colon: usize) -> bool {
+    let word_start = haystack[..colon]
+        .iter()
+        .rposition(|&b| !is_word_byte(b))
+        .map_or(0, |index| index + 1);
+    let word = &haystack[word_start..colon];
+    word.len() <= 16
+        && word.iter().all(u8::is_ascii_alphanumeric)
+        && word.iter().any(|&b| !b.is_ascii_hexdigit())
 }
 
 fn is_word_byte(byte: u8) -> bool {
@@ -135,6 +152,16 @@ mod tests {
         ] {
             assert!(!v6(text), "expected no IPv6: {text}");
         }
+    }
+
+    #[test]
+    fn ipv6_after_key_colon() {
+        let keyed = "ip:2001:db8::1";
+        assert_eq!(check_v6(keyed, 3, keyed.len()), Some((3, keyed.len())));
+        let hex_run = "dead:2001:db8::1";
+        assert_eq!(check_v6(hex_run, 5, hex_run.len()), None);
+        let token = "BEARER_TOKEN_k1_7t27tzwfnhc6unui:db8::1";
+        assert_eq!(check_v6(token, 33, token.len()), None);
     }
 
     #[test]

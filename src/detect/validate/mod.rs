@@ -2,9 +2,14 @@
 //! found it. A validator sees the whole haystack, so it can look at the bytes
 //! around the span, and it may shrink the span (an IBAN candidate that ran
 //! into the next word). Validators never allocate.
+//!
+//! NOTE: a validator that reads neighboring bytes can decide differently
+//! once a neighbor is redacted: in `2001:db8::1.148-72-1234` the SSN is
+//! taken, and on a second pass the address before it is taken too.
 
 mod aadhaar;
 mod aba;
+mod basic_auth;
 mod bsn;
 mod codice_fiscale;
 mod cpf;
@@ -19,6 +24,7 @@ mod nhs;
 mod nir;
 mod personnummer;
 mod phone;
+mod phone_column;
 mod resident_id_cn;
 mod secret;
 mod sin;
@@ -43,8 +49,19 @@ pub(crate) enum Validator {
     Ipv6,
     /// One separator throughout, not part of a longer hex run.
     Mac,
-    /// 7 to 15 digits, not glued to a preceding word.
+    /// 7 to 15 digits, not glued to a preceding word; international
+    /// numbers must fit their country's numbering plan.
     Phone,
+    /// `+` or `00` number whose length fits its country calling code.
+    PhoneInternational,
+    /// North American number with consistent separators.
+    PhoneNorthAmerican,
+    /// National number with 9 to 12 digits and one kind of separator.
+    PhoneNational,
+    /// National number in the phone column of an SQL insert.
+    PhoneSqlColumn,
+    /// Base64 that decodes to `user:password`.
+    BasicAuth,
     /// Bearer token that is not a JWT (the JWT rule reports those).
     Bearer,
     /// Secret value that is not a placeholder such as `null` or `***`.
@@ -94,6 +111,11 @@ impl Validator {
             Validator::Ipv6 => ip::check_v6(text, start, end),
             Validator::Mac => mac::check(haystack, start, end),
             Validator::Phone => phone::check(haystack, start, end),
+            Validator::PhoneInternational => phone::check_international(haystack, start, end),
+            Validator::PhoneNorthAmerican => phone::check_north_american(haystack, start, end),
+            Validator::PhoneNational => phone::check_national(haystack, start, end),
+            Validator::PhoneSqlColumn => phone_column::check(haystack, start, end),
+            Validator::BasicAuth => basic_auth::check(haystack, start, end),
             Validator::Bearer => secret::check_bearer(haystack, start, end),
             Validator::Secret => secret::check_value(haystack, start, end),
             Validator::Imei => imei::check(haystack, start, end),
