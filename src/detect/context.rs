@@ -17,6 +17,9 @@ const INTERVENING_NUMBER_DIGITS: usize = 3;
 pub(crate) struct ContextBefore {
     /// Words in ASCII lower case.
     words: Vec<Vec<u8>>,
+    /// Whether a byte, in ASCII lower case, starts one of the words, so the
+    /// scan compares words only where one could start.
+    starts_word: [bool; 256],
     window: usize,
 }
 
@@ -36,11 +39,17 @@ impl ContextBefore {
                 "context word {word:?} must be 1 to {window} bytes long (the context window)"
             ));
         }
+        let words: Vec<Vec<u8>> = words
+            .iter()
+            .map(|word| word.to_ascii_lowercase().into_bytes())
+            .collect();
+        let mut starts_word = [false; 256];
+        for word in &words {
+            starts_word[usize::from(word[0])] = true;
+        }
         Ok(ContextBefore {
-            words: words
-                .iter()
-                .map(|word| word.to_ascii_lowercase().into_bytes())
-                .collect(),
+            words,
+            starts_word,
             window,
         })
     }
@@ -55,19 +64,26 @@ impl ContextBefore {
             None => window_start,
         };
         let region = &haystack[line_start..value_start];
-        self.words.iter().any(|word| {
-            (0..=region.len().saturating_sub(word.len()))
-                .filter(|&offset| {
-                    region.len() >= word.len()
-                        && region[offset..offset + word.len()].eq_ignore_ascii_case(word)
-                })
-                .any(|offset| {
-                    let word_start = line_start + offset;
-                    let word_end = word_start + word.len();
-                    is_whole_word(haystack, word_start, word_end)
-                        && !has_number(&haystack[word_end..value_start])
-                })
-        })
+        for (offset, &byte) in region.iter().enumerate() {
+            if !self.starts_word[usize::from(byte.to_ascii_lowercase())] {
+                continue;
+            }
+            let rest = &region[offset..];
+            for word in &self.words {
+                let Some(text) = rest.get(..word.len()) else {
+                    continue;
+                };
+                let word_start = line_start + offset;
+                let word_end = word_start + word.len();
+                if text.eq_ignore_ascii_case(word)
+                    && is_whole_word(haystack, word_start, word_end)
+                    && !has_number(&haystack[word_end..value_start])
+                {
+                    return true;
+                }
+            }
+        }
+        false
     }
 }
 

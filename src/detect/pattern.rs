@@ -179,6 +179,16 @@ impl PatternScanner {
         let rule = &self.rules[index];
         let haystack = text.as_bytes();
 
+        // Most candidates of a context rule (any 9-digit number) lack the
+        // context. A value that is the whole match starts at `start`, so the
+        // context can be checked before the re-search and the validator.
+        if let Some(context) = &rule.context_before
+            && rule.groups.is_empty()
+            && !context.is_met(haystack, start)
+        {
+            return None;
+        }
+
         let mut value = match match_end {
             Some(end) if rule.groups.is_empty() => (start, end),
             _ => Self::search_value(rule, haystack, start)?,
