@@ -98,12 +98,8 @@ pub async fn run_agent(config: Config) -> anyhow::Result<()> {
     };
     let shutdown = CancellationToken::new();
 
-    let (pipeline, exporter) = Pipeline::start(
-        sink,
-        redactor.clone(),
-        metrics.clone(),
-        shutdown.child_token(),
-    );
+    let (pipeline, exporter) =
+        Pipeline::start(sink, redactor.clone(), metrics.clone(), shutdown.clone());
     let mut tasks = tokio::task::JoinSet::new();
     let receiver_address = match receiver {
         Some(receiver) => {
@@ -140,12 +136,14 @@ pub async fn run_agent(config: Config) -> anyhow::Result<()> {
         "hush started"
     );
 
-    let failure = wait_for_stop(&mut tasks).await;
+    let mut failure = wait_for_stop(&mut tasks, &shutdown).await;
     shutdown.cancel();
     while let Some(finished) = tasks.join_next().await {
         log_task_end(finished);
     }
-    let _ = exporter.await;
+    if let Ok(Err(message)) = exporter.await {
+        failure = failure.or(Some(anyhow::anyhow!(message)));
+    }
 
     log_counters(&metrics, &redactor);
     match failure {
@@ -158,6 +156,7 @@ pub async fn run_agent(config: Config) -> anyhow::Result<()> {
 /// too: running without one of the configured inputs would lose its data.
 async fn wait_for_stop(
     tasks: &mut tokio::task::JoinSet<anyhow::Result<()>>,
+    shutdown: &CancellationToken,
 ) -> Option<anyhow::Error> {
     let mut terminate =
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -178,8 +177,12 @@ async fn wait_for_stop(
                 tracing::info!(signal = "SIGTERM", "stopping");
                 return None;
             }
-            finished = tasks.join_next() => match finished {
-                None => std::future::pending::<()>().await,
+            // The exporter stops the agent when its sink failed for good.
+            () = shutdown.cancelled() => return None,
+            // With no source left (or none configured), only a signal
+            // stops the agent, so this branch must not be polled.
+            finished = tasks.join_next(), if !tasks.is_empty() => match finished {
+                None => continue,
                 Some(Ok(Ok(()))) => continue,
                 Some(Ok(Err(err))) => return Some(err),
                 Some(Err(join_error)) => {

@@ -285,3 +285,43 @@ fn validate_accepts_daemonset_config() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn run_without_sources_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("hush.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "data_dir: {}\notlp_receiver: {{ grpc: null }}\ntelemetry: {{ listen: null }}\n",
+            dir.path().join("state").display()
+        ),
+    )
+    .expect("write config");
+
+    let mut child = hush()
+        .args(["run", "--config"])
+        .arg(&path)
+        .env("HUSH_KEY", KEY)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start hush");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: kill sends a signal to the child started above.
+    let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(sent, 0, "failed to send SIGTERM");
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for hush") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("hush with no sources ignored SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "hush exited with {status}");
+}

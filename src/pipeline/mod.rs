@@ -91,13 +91,15 @@ impl Pipeline {
     ///
     /// The exporter stops when `shutdown` is cancelled: batches still queued
     /// are answered with [`DeliveryError::ShuttingDown`], so no source
-    /// commits them.
+    /// commits them. When the sink fails for good ([`ExportError::Fatal`]),
+    /// the exporter cancels `shutdown` itself and its task returns the
+    /// error.
     pub fn start(
         sink: Sink,
         redactor: Arc<Redactor>,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
-    ) -> (Pipeline, tokio::task::JoinHandle<()>) {
+    ) -> (Pipeline, tokio::task::JoinHandle<Result<(), String>>) {
         let (queue, jobs) = mpsc::channel(QUEUE_CAPACITY);
         let exporter = tokio::spawn(run_exporter(sink, jobs, metrics.clone(), shutdown));
         let pipeline = Pipeline {
@@ -152,7 +154,8 @@ async fn run_exporter(
     mut jobs: mpsc::Receiver<Job>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
-) {
+) -> Result<(), String> {
+    let mut fatal = None;
     loop {
         let job = tokio::select! {
             job = jobs.recv() => job,
@@ -160,7 +163,17 @@ async fn run_exporter(
         };
         let Some(job) = job else { break };
 
-        let result = export_with_retries(&mut sink, &job.payload, &metrics, &shutdown).await;
+        let result = match export_with_retries(&mut sink, &job.payload, &metrics, &shutdown).await {
+            Err(ExportOutcome::Fatal(message)) => {
+                tracing::error!(error = %message, "the sink failed for good, stopping the agent");
+                let _ = job.acknowledgement.send(Err(DeliveryError::ShuttingDown));
+                fatal = Some(message);
+                shutdown.cancel();
+                break;
+            }
+            Err(ExportOutcome::Delivery(err)) => Err(err),
+            Ok(()) => Ok(()),
+        };
         if result.is_ok() {
             Metrics::inc(&metrics.export_batches_total);
             Metrics::add(
@@ -179,6 +192,16 @@ async fn run_exporter(
     if let Err(err) = sink.flush().await {
         tracing::warn!(error = %err, "failed to flush the sink at shutdown");
     }
+    match fatal {
+        Some(message) => Err(message),
+        None => Ok(()),
+    }
+}
+
+/// Why an export ended without success.
+enum ExportOutcome {
+    Delivery(DeliveryError),
+    Fatal(String),
 }
 
 /// Exports one batch, retrying transient failures with exponential backoff
@@ -188,7 +211,7 @@ async fn export_with_retries(
     payload: &Payload,
     metrics: &Metrics,
     shutdown: &CancellationToken,
-) -> Result<(), DeliveryError> {
+) -> Result<(), ExportOutcome> {
     let mut delay = FIRST_RETRY_DELAY;
     let mut attempt: u32 = 1;
     loop {
@@ -197,8 +220,9 @@ async fn export_with_retries(
             Err(ExportError::Permanent(message)) => {
                 Metrics::inc(&metrics.export_batches_dropped_total);
                 tracing::error!(error = %message, "downstream rejected a batch, dropping it");
-                return Err(DeliveryError::Rejected(message));
+                return Err(ExportOutcome::Delivery(DeliveryError::Rejected(message)));
             }
+            Err(ExportError::Fatal(message)) => return Err(ExportOutcome::Fatal(message)),
             Err(ExportError::Transient {
                 message,
                 retry_after,
@@ -218,7 +242,9 @@ async fn export_with_retries(
         );
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
-            () = shutdown.cancelled() => return Err(DeliveryError::ShuttingDown),
+            () = shutdown.cancelled() => {
+                return Err(ExportOutcome::Delivery(DeliveryError::ShuttingDown));
+            }
         }
         delay = (delay * 2).min(MAX_RETRY_DELAY);
         attempt = attempt.saturating_add(1);

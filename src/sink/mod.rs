@@ -27,6 +27,9 @@ pub enum ExportError {
     },
     /// The downstream rejected the batch itself; retrying cannot succeed.
     Permanent(String),
+    /// The sink can take no batch at all any more, such as standard output
+    /// after its reader went away; the agent stops rather than drop data.
+    Fatal(String),
 }
 
 /// The configured sink.

@@ -37,13 +37,12 @@ impl StdoutSink {
         })?;
         line.push(b'\n');
 
-        // A closed pipe (`hush run | head`) cannot take the batch now or later.
+        // A closed pipe (`hush run | head`) cannot take this batch or any
+        // later one, so the agent stops instead of committing offsets.
         let mut out = self.out.lock();
         out.write_all(&line)
             .and_then(|()| out.flush())
-            .map_err(|err| {
-                ExportError::Permanent(format!("failed to write to standard output: {err}"))
-            })
+            .map_err(|err| ExportError::Fatal(format!("failed to write to standard output: {err}")))
     }
 
     pub fn flush(&mut self) -> std::io::Result<()> {

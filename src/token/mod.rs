@@ -241,7 +241,13 @@ impl Tokenizer {
 
 /// Returns the length of the token that `text` starts with, if it starts
 /// with one. Text may follow the token, even without a separator, because
-/// two hits next to each other become two tokens next to each other.
+/// two hits next to each other become two tokens next to each other, and a
+/// hit that ends in `=` or `.` can be followed by a word.
+///
+/// NOTE: so a secret that merely starts with a token's shape
+/// (`DB_prod_mysecretpassword123`) is taken for a token and passes as it
+/// is; requiring a word boundary after tokens would break idempotence for
+/// the glued cases above.
 pub(crate) fn token_prefix_len(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
 

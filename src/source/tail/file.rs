@@ -18,7 +18,7 @@
 use std::borrow::Cow;
 use std::fs::{File, Metadata};
 use std::io::{self, Seek, SeekFrom};
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -283,7 +283,14 @@ fn follows_newline(file: &File, offset: u64) -> io::Result<bool> {
 /// Opens `path` and returns the file with its identity and fingerprint, or
 /// `None` if it is not a regular file.
 pub fn open_with_identity(path: &Path) -> io::Result<Option<(File, FileId, Fingerprint)>> {
-    let file = File::open(path)?;
+    // O_NONBLOCK, because a FIFO swapped in under a watched name would
+    // otherwise block the open until a writer appears, and it has no effect
+    // on reads of a regular file. Anything but a regular file is skipped
+    // below.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
     let metadata = file.metadata()?;
     if !metadata.is_file() {
         return Ok(None);
@@ -324,6 +331,19 @@ mod tests {
             bodies.push(record.body);
         }
         bodies
+    }
+
+    #[test]
+    fn fifo_skipped_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pipe.log");
+        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo reads a NUL-terminated path that outlives the call.
+        let made = unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) };
+        assert_eq!(made, 0, "mkfifo failed");
+
+        let opened = open_with_identity(&path).unwrap();
+        assert!(opened.is_none(), "a FIFO was opened for tailing");
     }
 
     #[test]
