@@ -45,6 +45,7 @@ impl Normalizer {
             Normalizer::Digits => keep_bytes(value, |b| b.is_ascii_digit()),
             Normalizer::Phone => phone(value),
             Normalizer::Iban => iban(value),
+            Normalizer::Ipv4 if is_canonical_ipv4(value) => Cow::Borrowed(value),
             Normalizer::Ipv4 => reparse::<Ipv4Addr>(value),
             Normalizer::Ipv6 => reparse::<Ipv6Addr>(value),
             Normalizer::Mac => mac(value),
@@ -133,6 +134,29 @@ fn last_ten_digits(value: &str) -> Cow<'_, str> {
     }
 }
 
+/// Reports whether `value` is a dotted quad exactly as `Ipv4Addr` renders
+/// it: four decimal octets up to 255 without leading zeros. Nearly every
+/// IPv4 hit is, and this check skips parsing and formatting for those.
+fn is_canonical_ipv4(value: &str) -> bool {
+    let mut octets = 0;
+    for octet in value.split('.') {
+        let bytes = octet.as_bytes();
+        let valid = match bytes {
+            [digit] => digit.is_ascii_digit(),
+            [b'1'..=b'9', rest @ ..] if rest.len() <= 2 => {
+                rest.iter().all(u8::is_ascii_digit)
+                    && octet.parse::<u16>().is_ok_and(|number| number <= 255)
+            }
+            _ => false,
+        };
+        if !valid {
+            return false;
+        }
+        octets += 1;
+    }
+    octets == 4
+}
+
 fn reparse<T>(value: &str) -> Cow<'_, str>
 where
     T: std::str::FromStr + std::fmt::Display,
@@ -218,6 +242,35 @@ mod tests {
             Normalizer::Iban.apply("de89 3704 0044 0532 0130 00"),
             "DE89370400440532013000"
         );
+    }
+
+    #[test]
+    fn ipv4_canonical_matches_std() {
+        let cases = [
+            "0.0.0.0",
+            "10.0.0.1",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..2.3",
+            "1.2.3.4 ",
+            "+1.2.3.4",
+            "100.200.250.199",
+        ];
+        for value in cases {
+            let expected = match value.parse::<std::net::Ipv4Addr>() {
+                Ok(address) => address.to_string(),
+                Err(_) => value.to_owned(),
+            };
+            assert_eq!(Normalizer::Ipv4.apply(value), expected, "value {value}");
+            assert_eq!(
+                super::is_canonical_ipv4(value),
+                expected == value && value.parse::<std::net::Ipv4Addr>().is_ok(),
+                "value {value}"
+            );
+        }
     }
 
     #[test]

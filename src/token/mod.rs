@@ -31,9 +31,11 @@
 //! followed by whitespace. `hush keygen` writes 32 random bytes as 64 hex
 //! digits and a newline; keys shorter than 16 bytes are rejected.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use data_encoding::{Encoding, Specification};
 use hmac::{Hmac, KeyInit, Mac};
@@ -48,6 +50,43 @@ const MAX_KEY_ID_LEN: usize = 8;
 /// MAC bytes kept in a token: 10 bytes are 80 bits and 16 base32 characters.
 const MAC_BYTES: usize = 10;
 const MAC_CHARS: usize = 16;
+
+/// Entries in each thread's MAC cache. Log lines repeat the same few
+/// addresses and users, so a small cache catches most of them.
+const MAC_CACHE_ENTRIES: usize = 256;
+/// Longest normalized value the MAC cache stores; longer values are always
+/// hashed.
+const MAC_CACHE_MAX_VALUE: usize = 46;
+
+/// Source of [`Tokenizer`] ids, so one thread's MAC cache never returns a MAC
+/// made with another key. Id 0 marks an empty cache entry.
+static NEXT_TOKENIZER_ID: AtomicU64 = AtomicU64::new(1);
+
+/// One remembered MAC: the tokenizer that made it, the normalized value and
+/// its encoded MAC.
+#[derive(Clone, Copy)]
+struct CachedMac {
+    tokenizer: u64,
+    value_len: u8,
+    value: [u8; MAC_CACHE_MAX_VALUE],
+    mac: [u8; MAC_CHARS],
+}
+
+const EMPTY_MAC: CachedMac = CachedMac {
+    tokenizer: 0,
+    value_len: 0,
+    value: [0; MAC_CACHE_MAX_VALUE],
+    mac: [0; MAC_CHARS],
+};
+
+thread_local! {
+    /// Direct-mapped cache of recent MACs, indexed by a hash of the value.
+    ///
+    /// NOTE: it keeps up to 256 recent normalized values per thread in
+    /// memory, in the clear, until they are overwritten or the thread ends.
+    static MAC_CACHE: RefCell<Box<[CachedMac; MAC_CACHE_ENTRIES]>> =
+        RefCell::new(Box::new([EMPTY_MAC; MAC_CACHE_ENTRIES]));
+}
 
 static BASE32_LOWER: LazyLock<Encoding> = LazyLock::new(|| {
     let mut spec = Specification::new();
@@ -197,6 +236,8 @@ fn check_key_id(id: &str) -> Result<(), KeyError> {
 
 /// Renders tokens with one key.
 pub struct Tokenizer {
+    /// Process-unique id that tags this tokenizer's entries in the MAC cache.
+    id: u64,
     key_id: String,
     /// The MAC state after absorbing the key, cloned for every token so the
     /// key schedule runs once.
@@ -208,6 +249,7 @@ impl Tokenizer {
         let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(&key.secret)
             .expect("HMAC accepts keys of any length");
         Tokenizer {
+            id: NEXT_TOKENIZER_ID.fetch_add(1, Ordering::Relaxed),
             key_id: key.id.clone(),
             keyed,
         }
@@ -217,13 +259,7 @@ impl Tokenizer {
     /// The caller normalizes (see `Engine::normalize`), so that spellings of
     /// one identity share a token.
     pub fn push_token(&self, kind: &str, normalized_value: &str, out: &mut String) {
-        let mut mac = self.keyed.clone();
-        mac.update(normalized_value.as_bytes());
-        let digest = mac.finalize().into_bytes();
-
-        let mut encoded = [0u8; MAC_CHARS];
-        BASE32_LOWER.encode_mut(&digest[..MAC_BYTES], &mut encoded);
-
+        let encoded = self.cached_mac(normalized_value.as_bytes());
         out.reserve(kind.len() + self.key_id.len() + MAC_CHARS + 2);
         out.push_str(kind);
         out.push('_');
@@ -232,11 +268,56 @@ impl Tokenizer {
         out.push_str(std::str::from_utf8(&encoded).expect("base32 output is ASCII"));
     }
 
+    /// Returns the encoded MAC of `value`, from this thread's cache when it
+    /// was computed recently.
+    fn cached_mac(&self, value: &[u8]) -> [u8; MAC_CHARS] {
+        if value.len() > MAC_CACHE_MAX_VALUE {
+            return self.compute_mac(value);
+        }
+        MAC_CACHE.with(|cache| {
+            let Ok(mut cache) = cache.try_borrow_mut() else {
+                return self.compute_mac(value);
+            };
+            let entry = &mut cache[cache_index(value)];
+            if entry.tokenizer == self.id && &entry.value[..usize::from(entry.value_len)] == value {
+                return entry.mac;
+            }
+            let mac = self.compute_mac(value);
+            entry.tokenizer = self.id;
+            entry.value_len = value.len() as u8;
+            entry.value[..value.len()].copy_from_slice(value);
+            entry.mac = mac;
+            mac
+        })
+    }
+
+    fn compute_mac(&self, value: &[u8]) -> [u8; MAC_CHARS] {
+        let mut mac = self.keyed.clone();
+        mac.update(value);
+        let digest = mac.finalize().into_bytes();
+
+        let mut encoded = [0u8; MAC_CHARS];
+        BASE32_LOWER.encode_mut(&digest[..MAC_BYTES], &mut encoded);
+        encoded
+    }
+
     /// Reports whether `text` is exactly one token in the format above, under
     /// any key.
     pub fn is_token(text: &str) -> bool {
         token_prefix_len(text) == Some(text.len())
     }
+}
+
+/// Returns the MAC cache slot for `value`: FNV-1a, folded to the cache size.
+/// The hash only spreads values over slots; a slot is used only after the
+/// stored value compares equal.
+fn cache_index(value: &[u8]) -> usize {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in value {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    ((hash >> 32) ^ hash) as usize % MAC_CACHE_ENTRIES
 }
 
 /// Returns the length of the token that `text` starts with, if it starts

@@ -158,3 +158,40 @@ fn token_prefix_glued() {
     assert_eq!(token_prefix_len("hunter2"), None);
     assert_eq!(token_prefix_len("AB_k1_short"), None);
 }
+
+/// Renders the token the slow way, without the per-thread MAC cache.
+fn uncached_token(tokenizer: &Tokenizer, kind: &str, value: &str) -> String {
+    let mac = tokenizer.compute_mac(value.as_bytes());
+    format!(
+        "{kind}_{}_{}",
+        tokenizer.key_id,
+        std::str::from_utf8(&mac).unwrap()
+    )
+}
+
+#[test]
+fn mac_cache_matches_uncached() {
+    let first = tokenizer();
+    let other_key = Tokenizer::new(Key::generate("k2"));
+    let long = "x".repeat(MAC_CACHE_MAX_VALUE + 1);
+    let mut values: Vec<String> = (0..2 * MAC_CACHE_ENTRIES)
+        .map(|index| format!("10.0.{}.{}", index / 256, index % 256))
+        .collect();
+    values.push(String::new());
+    values.push("x".repeat(MAC_CACHE_MAX_VALUE));
+    values.push(long);
+
+    // Two rounds, so the second one reads entries the first one wrote and
+    // slots that another value or the other key has taken since.
+    for _ in 0..2 {
+        for value in &values {
+            for tokenizer in [&first, &other_key] {
+                assert_eq!(
+                    token(tokenizer, "IPV4", value),
+                    uncached_token(tokenizer, "IPV4", value),
+                    "value {value:?}"
+                );
+            }
+        }
+    }
+}
