@@ -117,12 +117,27 @@ impl Pipeline {
     ///
     /// Dropping the future before it completes does not lose the batch if it
     /// was already queued: it is still exported, but nobody is told.
-    pub async fn deliver(&self, mut payload: Payload) -> Result<(), DeliveryError> {
-        let records = payload.record_count() as u64;
-        let failed = match &mut payload {
-            Payload::Logs(request) => redact_logs_request(&self.redactor, request),
-            Payload::Traces(request) => redact_traces_request(&self.redactor, request),
+    pub async fn deliver(&self, payload: Payload) -> Result<(), DeliveryError> {
+        // Redaction is CPU work that a hostile record can make long, so it
+        // runs on the blocking pool, and the runtime's workers stay free for
+        // the receivers, the metrics endpoint and the exporter.
+        let redactor = self.redactor.clone();
+        let redacted = tokio::task::spawn_blocking(move || {
+            let mut payload = payload;
+            let failed = match &mut payload {
+                Payload::Logs(request) => redact_logs_request(&redactor, request),
+                Payload::Traces(request) => redact_traces_request(&redactor, request),
+            };
+            (payload, failed)
+        })
+        .await;
+        let Ok((payload, failed)) = redacted else {
+            // The task panicked outside the per-record guards, or the runtime
+            // is going away; either way nothing of this batch is sent.
+            Metrics::inc(&self.metrics.records_redaction_failed_total);
+            return Err(DeliveryError::ShuttingDown);
         };
+        let records = payload.record_count() as u64;
         Metrics::add(&self.metrics.records_redacted_total, records);
         Metrics::add(&self.metrics.records_redaction_failed_total, failed as u64);
 

@@ -52,7 +52,15 @@ pub struct Batch {
     /// Last end offset per file, in the order files were first added.
     offsets: Vec<(FileId, u64)>,
     invalid_utf8: u64,
+    /// Bytes of line text in `records`.
+    body_bytes: usize,
 }
+
+/// Line bytes after which a batch takes no more lines. It keeps a batch of
+/// long lines well under the 4 MiB default request limit of common gRPC
+/// servers (grpc-go, tonic), which would otherwise reject it as too large
+/// on every retry.
+pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
 
 impl Batch {
     pub fn with_capacity(lines: usize) -> Batch {
@@ -68,6 +76,12 @@ impl Batch {
 
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
+    }
+
+    /// Reports whether the batch has `max_lines` lines or
+    /// [`MAX_BATCH_BYTES`] of line text.
+    pub fn is_full(&self, max_lines: usize) -> bool {
+        self.records.len() >= max_lines || self.body_bytes >= MAX_BATCH_BYTES
     }
 
     /// Lines in this batch that were converted lossily from invalid UTF-8.
@@ -91,6 +105,7 @@ impl Batch {
         end_offset: u64,
         observed_unix_nanos: u64,
     ) {
+        self.body_bytes += body.len();
         self.records.push(LogRecord {
             observed_time_unix_nano: observed_unix_nanos,
             body: Some(string_value(body)),
@@ -202,6 +217,33 @@ mod tests {
             Some(Value::StringValue(text)) => text,
             other => panic!("expected a string value, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn batch_full_by_lines_or_bytes() {
+        let id = FileId { dev: 1, inode: 2 };
+        let attributes = FileAttributes::new(Path::new("/var/log/app.log"));
+        let mut batch = Batch::with_capacity(2);
+        batch.push(
+            id,
+            &attributes,
+            "x".repeat(MAX_BATCH_BYTES / 2),
+            false,
+            1,
+            1,
+        );
+        assert!(!batch.is_full(10));
+        assert!(batch.is_full(1), "one line is the line limit");
+
+        batch.push(
+            id,
+            &attributes,
+            "x".repeat(MAX_BATCH_BYTES / 2),
+            false,
+            2,
+            1,
+        );
+        assert!(batch.is_full(10), "the byte limit was reached");
     }
 
     #[test]

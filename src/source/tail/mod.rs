@@ -92,7 +92,7 @@ pub async fn run(
         .await?;
         tailer = returned;
 
-        let full = batch.len() >= max_batch_lines;
+        let full = batch.is_full(max_batch_lines);
         if !batch.is_empty() {
             let delivered = deliver(&pipeline, &resource, &mut tailer, batch).await;
             if !delivered {

@@ -332,8 +332,9 @@ impl Tailer {
         }
     }
 
-    /// Reads records into a batch until it has `max_batch_lines` or every
-    /// file is at its end. Partial lines that waited longer than the timeout
+    /// Reads records into a batch until it has `max_batch_lines` lines or
+    /// [`super::batch::MAX_BATCH_BYTES`] of text, or every file is at its
+    /// end. Partial lines that waited longer than the timeout
     /// are sent as they are.
     pub fn collect(&mut self, now: Instant) -> Batch {
         let max_lines = self.config.max_batch_lines.max(1);
@@ -367,7 +368,7 @@ impl Tailer {
                 failed.push((*id, err));
             }
 
-            if batch.len() >= max_lines {
+            if batch.is_full(max_lines) {
                 self.next_file = ids.get(position + 1).or(ids.first()).copied();
                 break;
             }
@@ -461,7 +462,7 @@ fn fill_from_file(
     observed_unix_nanos: u64,
 ) -> std::io::Result<()> {
     let Tracked { file, attributes } = tracked;
-    while batch.len() < max_lines {
+    while !batch.is_full(max_lines) {
         match file.next_record(now)? {
             Some(record) => batch.push(
                 id,
