@@ -2,7 +2,7 @@
 //! and carries each batch's acknowledgement back.
 //!
 //! A source calls [`Pipeline::deliver`] and awaits the result. The batch is
-//! redacted in the caller's task, queued on a bounded channel, exported by
+//! redacted on tokio's blocking pool, queued on a bounded channel, exported by
 //! the single exporter task, and acknowledged only when the sink has
 //! accepted it. Because the queue is bounded and every source waits for its
 //! acknowledgement, a slow downstream slows the sources instead of growing
