@@ -87,6 +87,9 @@ pub fn build_redactor(config: &Config) -> anyhow::Result<Redactor> {
 /// Runs the daemon until SIGINT or SIGTERM: tails files, receives OTLP,
 /// redacts, and exports.
 pub async fn run_agent(config: Config) -> anyhow::Result<()> {
+    // Before any port is bound, so a client that sees the port open can
+    // already stop the agent cleanly.
+    let mut signals = StopSignals::install()?;
     let redactor = Arc::new(build_redactor(&config)?);
     crate::telemetry::set_log_redactor(redactor.clone());
     let metrics = Arc::new(Metrics::default());
@@ -136,7 +139,7 @@ pub async fn run_agent(config: Config) -> anyhow::Result<()> {
         "hush started"
     );
 
-    let mut failure = wait_for_stop(&mut tasks, &shutdown).await;
+    let mut failure = wait_for_stop(&mut tasks, &shutdown, &mut signals).await;
     shutdown.cancel();
     while let Some(finished) = tasks.join_next().await {
         log_task_end(finished);
@@ -157,23 +160,15 @@ pub async fn run_agent(config: Config) -> anyhow::Result<()> {
 async fn wait_for_stop(
     tasks: &mut tokio::task::JoinSet<anyhow::Result<()>>,
     shutdown: &CancellationToken,
+    signals: &mut StopSignals,
 ) -> Option<anyhow::Error> {
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(err) => {
-                return Some(anyhow::anyhow!(
-                    "failed to install the SIGTERM handler: {err}"
-                ));
-            }
-        };
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {
+            _ = signals.interrupt.recv() => {
                 tracing::info!(signal = "SIGINT", "stopping");
                 return None;
             }
-            _ = terminate.recv() => {
+            _ = signals.terminate.recv() => {
                 tracing::info!(signal = "SIGTERM", "stopping");
                 return None;
             }
@@ -190,6 +185,25 @@ async fn wait_for_stop(
                 }
             },
         }
+    }
+}
+
+/// The signals that stop the agent, listened to from before it reports
+/// that it started, so a stop request is never lost to the default action.
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> anyhow::Result<StopSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt())
+                .context("failed to install the SIGINT handler")?,
+            terminate: signal(SignalKind::terminate())
+                .context("failed to install the SIGTERM handler")?,
+        })
     }
 }
 

@@ -299,15 +299,28 @@ fn run_without_sources_stops_on_sigterm() {
     )
     .expect("write config");
 
+    let stderr_path = dir.path().join("stderr");
+    let stderr = std::fs::File::create(&stderr_path).expect("create stderr file");
     let mut child = hush()
         .args(["run", "--config"])
         .arg(&path)
         .env("HUSH_KEY", KEY)
+        .env("RUST_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .expect("start hush");
-    std::thread::sleep(std::time::Duration::from_millis(500));
+
+    // The signal handlers are installed once the agent says it started; a
+    // signal before that would kill it the default way.
+    let started_by = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !std::fs::read_to_string(&stderr_path)
+        .unwrap_or_default()
+        .contains("hush started")
+    {
+        assert!(std::time::Instant::now() < started_by, "hush did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     // SAFETY: kill sends a signal to the child started above.
     let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     assert_eq!(sent, 0, "failed to send SIGTERM");

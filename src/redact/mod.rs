@@ -44,9 +44,12 @@ impl Redactor {
         &self.engine
     }
 
-    /// Appends the token of a whole value of `kind`, such as the value of a
-    /// sensitive field, and counts it as a hit.
+    /// Appends the token of a whole value of a sensitive field whose key
+    /// names `kind`, and counts it as a hit. A value that a detector finds
+    /// whole (an e-mail under `username`) keeps the detector's kind, so it
+    /// gets the same token as in free text.
     pub(crate) fn push_whole_value_token(&self, kind: KindId, value: &str, out: &mut String) {
+        let kind = self.whole_value_kind(value).unwrap_or(kind);
         let engine = &self.engine;
         let normalized = engine.normalize(kind, value);
         self.tokenizer

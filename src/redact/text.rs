@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 
 use super::Redactor;
-use crate::detect::Hit;
+use crate::detect::{Hit, KindId};
 
 /// Hit buffers start this large so most strings never grow them.
 const INITIAL_HITS: usize = 16;
@@ -33,6 +33,23 @@ impl Redactor {
             Ok(mut hits) => self.redact_with(text, &mut hits),
             // Only reachable if redaction re-enters itself on this thread.
             Err(_) => self.redact_with(text, &mut Vec::new()),
+        })
+    }
+
+    /// Returns the kind of the one hit that covers all of `value`, if the
+    /// detectors find exactly that, so a sensitive field's value is reported
+    /// under the same kind (and token) as the same value in free text.
+    pub(crate) fn whole_value_kind(&self, value: &str) -> Option<KindId> {
+        let find = |hits: &mut Vec<Hit>| {
+            self.engine().find(value, hits);
+            match hits.as_slice() {
+                [hit] if hit.start == 0 && hit.end == value.len() => Some(hit.kind),
+                _ => None,
+            }
+        };
+        HITS.with(|hits| match hits.try_borrow_mut() {
+            Ok(mut hits) => find(&mut hits),
+            Err(_) => find(&mut Vec::new()),
         })
     }
 

@@ -974,7 +974,7 @@ class Layouts:
                 "ts": D("timestamp", v.iso_time()), "level": "info", "msg": "login succeeded",
                 "user": {"id": P("USER", rng.randint(1000, 999999)) if self.maybe(0.4) else P("USER", v.user_id()),
                          "email": P("EMAIL", v.email())},
-                "client": {"ip": P("ADDRESS", v.ipv4())},
+                "client": {"ip": P("IPV4", v.ipv4())},
                 "trace_id": D("trace_id", v.hex_id(32)), "span_id": D("span_id", v.hex_id(16)),
                 "duration_ms": rng.randint(1, 900),
             }
@@ -994,7 +994,7 @@ class Layouts:
                 "changes": [{"field": "phone", "new": P("PHONE", v.phone_e164())},
                             {"field": "first_name", "first_name": P("PERSON_NAME", v.pick(GIVEN).capitalize())},
                             {"field": "dob", "dob": P("DATE_OF_BIRTH", v.birth_date())}],
-                "x_forwarded_for": [P("ADDRESS", v.ipv4()), P("ADDRESS", v.ipv4())],
+                "x_forwarded_for": [P("IPV4", v.ipv4()), P("IPV4", v.ipv4())],
                 "note": S(self.pick(UNICODE_NOTES), " ", P("MAC_ADDRESS", v.mac())),
             }
         elif choice == 3:
