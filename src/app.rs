@@ -46,11 +46,11 @@ pub fn load_key(config: &KeyConfig) -> anyhow::Result<Key> {
     }
 }
 
-/// Builds the redactor a configuration describes: the built-in detector
-/// pack minus the disabled kinds, plus the configured word lists, and the
-/// token key.
-pub fn build_redactor(config: &Config) -> anyhow::Result<Redactor> {
-    let key = load_key(&config.key)?;
+/// Builds the detection engine a configuration describes: the built-in pack
+/// minus the disabled kinds, plus the configured word lists, sensitive keys
+/// and allow lists. `hush validate` runs this too, so a missing word list
+/// or an unknown kind is reported before the agent is started.
+pub fn build_engine(config: &Config) -> anyhow::Result<Engine> {
     let options = EngineOptions {
         disabled_kinds: config.detect.disable.clone(),
         dictionaries: config
@@ -80,7 +80,14 @@ pub fn build_redactor(config: &Config) -> anyhow::Result<Redactor> {
             .map(|pattern| pattern.as_str().to_string())
             .collect(),
     };
-    let engine = Engine::builtin(&options).context("failed to build the detectors")?;
+    Engine::builtin(&options).context("failed to build the detectors")
+}
+
+/// Builds the redactor a configuration describes: its engine and the token
+/// key.
+pub fn build_redactor(config: &Config) -> anyhow::Result<Redactor> {
+    let key = load_key(&config.key)?;
+    let engine = build_engine(config)?;
     Ok(Redactor::new(engine, Tokenizer::new(key)))
 }
 

@@ -129,9 +129,11 @@ fn execute(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Validate { config } => {
-            Config::load(&config)?;
-            println!("{}: valid", config.display());
+        Command::Validate { config: path } => {
+            let config = Config::load(&path)?;
+            app::build_engine(&config)
+                .with_context(|| format!("invalid detector settings in {}", path.display()))?;
+            println!("{}: valid", path.display());
             Ok(())
         }
         Command::Keygen { out } => keygen(out),

@@ -214,9 +214,21 @@ fn validate_names_field_and_line() {
 
 #[test]
 fn validate_accepts_example_config() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.yaml");
+    // The example names a word list under /etc; point it at a real file.
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.yaml"))
+            .expect("read the example config");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let words = dir.path().join("customers.txt");
+    std::fs::write(&words, "Acme Corporation\nGlobex\n").expect("write word list");
+    let config = example.replace("/etc/hush/customers.txt", &words.display().to_string());
+    assert_ne!(config, example, "the example no longer names the word list");
+    let path = dir.path().join("example.yaml");
+    std::fs::write(&path, config).expect("write config");
+
     let output = hush()
-        .args(["validate", "--config", path])
+        .args(["validate", "--config"])
+        .arg(&path)
         .output()
         .expect("run validate");
     assert!(
@@ -224,6 +236,30 @@ fn validate_accepts_example_config() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[test]
+fn validate_reports_detector_mistakes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cases = [
+        ("detect:\n  disable: [NOT_A_KIND]\n", "NOT_A_KIND"),
+        (
+            "detect:\n  dictionaries:\n    - { kind: NAME, path: /nonexistent/words.txt }\n",
+            "/nonexistent/words.txt",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        let path = dir.path().join("detect.yaml");
+        std::fs::write(&path, yaml).expect("write config");
+        let output = hush()
+            .args(["validate", "--config"])
+            .arg(&path)
+            .output()
+            .expect("run validate");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "accepted: {yaml}");
+        assert!(stderr.contains(expected), "{stderr}");
+    }
 }
 
 #[test]

@@ -391,10 +391,16 @@ impl TryFrom<String> for EndpointUrl {
         let authority = url
             .strip_prefix("http://")
             .map(|rest| rest.split('/').next().unwrap_or(""));
+        // The port is what follows the last `:`, which also works for a
+        // bracketed IPv6 host such as `[::1]:4317`.
+        let valid = authority.is_some_and(|authority| {
+            authority.rsplit_once(':').is_some_and(|(host, port)| {
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                !host.is_empty() && port.parse::<u16>().is_ok_and(|port| port > 0)
+            })
+        });
         match authority {
-            Some(authority) if !authority.is_empty() && authority.contains(':') => {
-                Ok(EndpointUrl(url))
-            }
+            Some(_) if valid => Ok(EndpointUrl(url)),
             _ => Err(format!(
                 "invalid endpoint {url:?}: expected http://HOST:PORT, such as \
                  http://127.0.0.1:4317"
@@ -514,6 +520,28 @@ mod tests {
         let message = invalid_message("exporter:\n  otlp:\n    endpoint: 127.0.0.1:4317\n");
         assert!(message.contains("http://HOST:PORT"), "{message}");
         assert!(message.contains("line 3"), "{message}");
+    }
+
+    #[test]
+    fn endpoint_needs_host_and_port() {
+        for endpoint in [
+            "http://:4317",
+            "http://collector:notaport",
+            "http://collector:0",
+        ] {
+            let yaml = format!("exporter:\n  otlp:\n    endpoint: {endpoint}\n");
+            let message = invalid_message(&yaml);
+            assert!(
+                message.contains("http://HOST:PORT"),
+                "{endpoint}: {message}"
+            );
+        }
+        let config = Config::from_yaml(
+            "exporter:\n  otlp:\n    endpoint: http://[::1]:4317\n",
+            "t.yaml",
+        )
+        .unwrap();
+        assert!(config.exporter.otlp.is_some());
     }
 
     #[test]
