@@ -28,6 +28,17 @@ fn run_with_stdin(mut command: Command, input: &[u8]) -> Output {
     child.wait_with_output().expect("wait for hush")
 }
 
+/// Writes `yaml` to `dir/name` and runs `hush validate` on it.
+fn validate_yaml(dir: &std::path::Path, name: &str, yaml: &str) -> Output {
+    let path = dir.join(name);
+    std::fs::write(&path, yaml).expect("write config");
+    hush()
+        .args(["validate", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run validate")
+}
+
 fn redact(input: &[u8]) -> Output {
     let mut command = hush();
     command.arg("redact").env("HUSH_KEY", KEY);
@@ -194,18 +205,8 @@ fn keygen_keys_differ() {
 #[test]
 fn validate_names_field_and_line() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("bad.yaml");
-    std::fs::write(
-        &path,
-        "tail:\n  include: ['/var/log/*.log']\n  poll_intervall_ms: 5\n",
-    )
-    .expect("write config");
-
-    let output = hush()
-        .args(["validate", "--config"])
-        .arg(&path)
-        .output()
-        .expect("run validate");
+    let yaml = "tail:\n  include: ['/var/log/*.log']\n  poll_intervall_ms: 5\n";
+    let output = validate_yaml(dir.path(), "bad.yaml", yaml);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("poll_intervall_ms"), "{stderr}");
@@ -223,14 +224,7 @@ fn validate_accepts_example_config() {
     std::fs::write(&words, "Acme Corporation\nGlobex\n").expect("write word list");
     let config = example.replace("/etc/hush/customers.txt", &words.display().to_string());
     assert_ne!(config, example, "the example no longer names the word list");
-    let path = dir.path().join("example.yaml");
-    std::fs::write(&path, config).expect("write config");
-
-    let output = hush()
-        .args(["validate", "--config"])
-        .arg(&path)
-        .output()
-        .expect("run validate");
+    let output = validate_yaml(dir.path(), "example.yaml", &config);
     assert!(
         output.status.success(),
         "{}",
@@ -249,13 +243,7 @@ fn validate_reports_detector_mistakes() {
         ),
     ];
     for (yaml, expected) in cases {
-        let path = dir.path().join("detect.yaml");
-        std::fs::write(&path, yaml).expect("write config");
-        let output = hush()
-            .args(["validate", "--config"])
-            .arg(&path)
-            .output()
-            .expect("run validate");
+        let output = validate_yaml(dir.path(), "detect.yaml", yaml);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "accepted: {yaml}");
         assert!(stderr.contains(expected), "{stderr}");
@@ -308,13 +296,7 @@ fn validate_accepts_daemonset_config() {
     );
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("daemonset.yaml");
-    std::fs::write(&path, config).expect("write config");
-    let output = hush()
-        .args(["validate", "--config"])
-        .arg(&path)
-        .output()
-        .expect("run validate");
+    let output = validate_yaml(dir.path(), "daemonset.yaml", &config);
     assert!(
         output.status.success(),
         "{}",
