@@ -4,9 +4,10 @@
 //! Redacted: log bodies (strings, and strings inside arrays and maps at any
 //! depth), attributes of resources, scopes, log records, spans, span events
 //! and span links (keys and values), span names, span event names, log
-//! event names, severity texts, scope names and versions, and span status
-//! messages. Never touched: ids, timestamps, severity numbers, flags, kinds,
-//! counts, schema URLs, and the structure of the request.
+//! event names, severity texts, scope names and versions, span and link
+//! trace states (vendors put user ids there), and span status messages.
+//! Never touched: ids, timestamps, severity numbers, flags, kinds, counts,
+//! schema URLs, and the structure of the request.
 //!
 //! An attribute whose key is sensitive (`user.email`, `enduser.id`,
 //! `http.request.header.authorization`, see `detectors/keys.yaml`) has its
@@ -232,12 +233,14 @@ fn visit_span(span: &mut Span, edit: &mut dyn Edit) {
     // Span names built from URL paths (`GET /users/alice@example.com`) are
     // common, so names are redacted like any other text.
     edit.text(&mut span.name);
+    edit.text(&mut span.trace_state);
     visit_attributes(&mut span.attributes, "", None, edit);
     for event in &mut span.events {
         edit.text(&mut event.name);
         visit_attributes(&mut event.attributes, "", None, edit);
     }
     for link in &mut span.links {
+        edit.text(&mut link.trace_state);
         visit_attributes(&mut link.attributes, "", None, edit);
     }
     if let Some(status) = &mut span.status {
