@@ -17,11 +17,12 @@ use crate::source::otlp::OtlpReceiver;
 use crate::telemetry::{Metrics, MetricsServer};
 use crate::token::{Key, Tokenizer};
 
-/// Reads the token key from where the configuration says.
+/// Reads the token key from the file or environment variable the
+/// configuration names.
 ///
 /// # Errors
 ///
-/// Fails when no key is configured, with a message that says how to make
+/// Fails when no key is configured, with a message that explains how to make
 /// one, or when the key file or variable holds no valid key. The key itself
 /// never appears in an error.
 pub fn load_key(config: &KeyConfig) -> anyhow::Result<Key> {

@@ -64,8 +64,8 @@ impl Default for Config {
     }
 }
 
-/// Where the token key is read from. The key never appears in the
-/// configuration itself.
+/// The token key's source: a file or an environment variable. The key
+/// never appears in the configuration itself.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KeyConfig {
@@ -74,7 +74,7 @@ pub struct KeyConfig {
     /// Environment variable holding the key text; read when `file` is unset.
     pub env: String,
     /// Key id rendered into every token, so that tokens made under a rotated
-    /// key can be told apart.
+    /// key can be distinguished.
     pub id: KeyId,
 }
 
@@ -115,7 +115,7 @@ impl TryFrom<String> for KeyId {
     }
 }
 
-/// Where newly found files start being read.
+/// The read position of files found for the first time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StartAt {
@@ -133,14 +133,14 @@ pub struct TailConfig {
     pub include: Vec<GlobPattern>,
     /// Glob patterns of files never to read, even when included.
     pub exclude: Vec<GlobPattern>,
-    /// Where files seen for the first time start being read. Files with a
+    /// The start position of files seen for the first time. Files with a
     /// checkpoint always resume from it.
     pub start_at: StartAt,
     /// How often files are checked for new data and new files, in
     /// milliseconds.
     #[serde(deserialize_with = "poll_interval_ms")]
     pub poll_interval_ms: u64,
-    /// Longest line passed on whole, in bytes. A longer line is split into
+    /// Maximum line length passed on whole, in bytes. A longer line is split into
     /// several records, and each split is counted.
     #[serde(deserialize_with = "max_line_bytes")]
     pub max_line_bytes: usize,
