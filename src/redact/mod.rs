@@ -48,7 +48,14 @@ impl Redactor {
     /// names `kind`, and counts it as a hit. A value that a detector finds
     /// whole (an e-mail under `username`) keeps the detector's kind, so it
     /// gets the same token as in free text.
+    ///
+    /// An HTTP authentication scheme in front of the credential
+    /// (`Bearer <token>`, `Basic <b64>`) is kept, so an `authorization` field
+    /// still shows its scheme and the token joins the same credential found
+    /// in a header line.
     pub(crate) fn push_whole_value_token(&self, kind: KindId, value: &str, out: &mut String) {
+        let (scheme, value) = split_auth_scheme(value);
+        out.push_str(scheme);
         let kind = self.whole_value_kind(value).unwrap_or(kind);
         let engine = &self.engine;
         let normalized = engine.normalize(kind, value);
@@ -65,5 +72,42 @@ impl Redactor {
 
     fn count_hit(&self, kind_index: usize) {
         self.hit_counts[kind_index].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Splits `Bearer ` or `Basic ` (any ASCII case, one or more spaces) off the
+/// front of a credential, when a credential follows.
+fn split_auth_scheme(value: &str) -> (&str, &str) {
+    for scheme in ["bearer", "basic"] {
+        let Some(head) = value.get(..scheme.len()) else {
+            continue;
+        };
+        if !head.eq_ignore_ascii_case(scheme) {
+            continue;
+        }
+        let rest = &value[scheme.len()..];
+        let credential = rest.trim_start_matches(' ');
+        if credential.len() < rest.len() && !credential.is_empty() {
+            return value.split_at(value.len() - credential.len());
+        }
+    }
+    ("", value)
+}
+
+#[cfg(test)]
+mod scheme_tests {
+    use super::split_auth_scheme;
+
+    #[test]
+    fn auth_scheme_split() {
+        assert_eq!(split_auth_scheme("Bearer abc"), ("Bearer ", "abc"));
+        assert_eq!(
+            split_auth_scheme("basic  dXNlcjpw"),
+            ("basic  ", "dXNlcjpw")
+        );
+        assert_eq!(split_auth_scheme("Bearer "), ("", "Bearer "));
+        assert_eq!(split_auth_scheme("Bearerabc"), ("", "Bearerabc"));
+        assert_eq!(split_auth_scheme("secret"), ("", "secret"));
+        assert_eq!(split_auth_scheme("é"), ("", "é"));
     }
 }

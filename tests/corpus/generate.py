@@ -1010,7 +1010,7 @@ class Layouts:
         elif choice == 4:
             document = {
                 "http": {"method": self.pick(METHODS), "path": self.pick(PATHS), "status": 401,
-                         "headers": {"authorization": P("SECRET", "Bearer " + v.opaque_token()),
+                         "headers": {"authorization": S("Bearer ", P("SECRET", v.opaque_token())),
                                      "cookie": P("SECRET", f"session_id={v.session()}; theme=dark"),
                                      "user-agent": "curl/8.5.0"}},
                 "session_id": P("SECRET", v.session()),
