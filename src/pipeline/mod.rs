@@ -61,7 +61,7 @@ impl Payload {
     }
 }
 
-/// Why a batch was not delivered.
+/// The reason a batch was not delivered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {
     /// The agent is shutting down; the batch may be sent again later.
@@ -90,7 +90,7 @@ impl Pipeline {
     /// Starts the exporter task and returns the pipeline that feeds it.
     ///
     /// The exporter stops when `shutdown` is cancelled: batches still queued
-    /// are answered with [`DeliveryError::ShuttingDown`], so no source
+    /// get [`DeliveryError::ShuttingDown`], so no source
     /// commits them. When the sink fails for good ([`ExportError::Fatal`]),
     /// the exporter cancels `shutdown` itself and its task returns the
     /// error.
@@ -116,7 +116,7 @@ impl Pipeline {
     /// # Cancel safety
     ///
     /// Dropping the future before it completes does not lose the batch if it
-    /// was already queued: it is still exported, but nobody is told.
+    /// was already queued: it is still exported, but no caller learns the result.
     pub async fn deliver(&self, payload: Payload) -> Result<(), DeliveryError> {
         // Redaction is CPU work that a hostile record can make long, so it
         // runs on the blocking pool, and the runtime's workers stay free for
