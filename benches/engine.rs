@@ -143,14 +143,11 @@ fn benchmarks(c: &mut Criterion) {
     write_dictionary(&mut list);
     list.flush().expect("flushing the word list");
     let with_dictionary = redactor(&EngineOptions {
-        sensitive_keys: Vec::new(),
-        allow_values: Vec::new(),
-        allow_patterns: Vec::new(),
-        disabled_kinds: Vec::new(),
         dictionaries: vec![DictionarySpec {
             kind: "PERSON_NAME".into(),
             path: list.path().to_path_buf(),
         }],
+        ..EngineOptions::default()
     });
 
     let mut group = c.benchmark_group("loghub");

@@ -39,6 +39,18 @@ fn validate_yaml(dir: &std::path::Path, name: &str, yaml: &str) -> Output {
         .expect("run validate")
 }
 
+/// Writes a configuration with no tail input, no receiver and no metrics
+/// endpoint into `dir` and returns its path.
+fn write_sourceless_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("hush.yaml");
+    let yaml = format!(
+        "data_dir: {}\notlp_receiver: {{ grpc: null }}\ntelemetry: {{ listen: null }}\n",
+        dir.join("state").display()
+    );
+    std::fs::write(&path, yaml).expect("write config");
+    path
+}
+
 fn redact(input: &[u8]) -> Output {
     let mut command = hush();
     command.arg("redact").env("HUSH_KEY", KEY);
@@ -253,15 +265,7 @@ fn validate_reports_detector_mistakes() {
 #[test]
 fn run_without_key_refuses_to_start() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("hush.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "data_dir: {}\notlp_receiver: {{ grpc: null }}\ntelemetry: {{ listen: null }}\n",
-            dir.path().join("state").display()
-        ),
-    )
-    .expect("write config");
+    let path = write_sourceless_config(dir.path());
 
     let output = hush()
         .args(["run", "--config"])
@@ -307,15 +311,7 @@ fn validate_accepts_daemonset_config() {
 #[test]
 fn run_without_sources_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("hush.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "data_dir: {}\notlp_receiver: {{ grpc: null }}\ntelemetry: {{ listen: null }}\n",
-            dir.path().join("state").display()
-        ),
-    )
-    .expect("write config");
+    let path = write_sourceless_config(dir.path());
 
     let stderr_path = dir.path().join("stderr");
     let stderr = std::fs::File::create(&stderr_path).expect("create stderr file");

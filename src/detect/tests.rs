@@ -427,14 +427,11 @@ fn word_list(terms: &[&str]) -> tempfile::NamedTempFile {
 fn dictionary_word_boundaries() {
     let list = word_list(&["# names", "Ann Lee", "ann", "", "Bob"]);
     let options = EngineOptions {
-        sensitive_keys: Vec::new(),
-        allow_values: Vec::new(),
-        allow_patterns: Vec::new(),
-        disabled_kinds: Vec::new(),
         dictionaries: vec![DictionarySpec {
             kind: "PERSON_NAME".into(),
             path: list.path().into(),
         }],
+        ..EngineOptions::default()
     };
     let engine = Engine::builtin(&options).unwrap();
     let cases: &[(&str, &[&str])] = &[
@@ -456,14 +453,11 @@ fn dictionary_word_boundaries() {
 fn dictionary_overlap_longer_wins() {
     let list = word_list(&["bob@example.com and more", "ann"]);
     let options = EngineOptions {
-        sensitive_keys: Vec::new(),
-        allow_values: Vec::new(),
-        allow_patterns: Vec::new(),
-        disabled_kinds: Vec::new(),
         dictionaries: vec![DictionarySpec {
             kind: "PERSON_NAME".into(),
             path: list.path().into(),
         }],
+        ..EngineOptions::default()
     };
     let engine = Engine::builtin(&options).unwrap();
     let hits = found(&engine, "to bob@example.com and more; ann@example.com");
@@ -482,21 +476,15 @@ fn dictionary_overlap_longer_wins() {
 #[test]
 fn disabled_kind_skipped() {
     let options = EngineOptions {
-        sensitive_keys: Vec::new(),
-        allow_values: Vec::new(),
-        allow_patterns: Vec::new(),
         disabled_kinds: vec!["IPV4".into()],
-        dictionaries: Vec::new(),
+        ..EngineOptions::default()
     };
     let engine = Engine::builtin(&options).unwrap();
     assert!(found(&engine, "from 10.0.0.1").is_empty());
 
     let unknown = EngineOptions {
-        sensitive_keys: Vec::new(),
-        allow_values: Vec::new(),
-        allow_patterns: Vec::new(),
         disabled_kinds: vec!["IPV5".into()],
-        dictionaries: Vec::new(),
+        ..EngineOptions::default()
     };
     let error = Engine::builtin(&unknown).err().unwrap().to_string();
     assert!(error.contains("IPV5"), "{error}");
@@ -538,14 +526,11 @@ fn pack_errors_name_rule_and_line() {
 #[test]
 fn dictionary_missing_file() {
     let options = EngineOptions {
-        sensitive_keys: Vec::new(),
-        allow_values: Vec::new(),
-        allow_patterns: Vec::new(),
-        disabled_kinds: Vec::new(),
         dictionaries: vec![DictionarySpec {
             kind: "NAME".into(),
             path: "/nonexistent/names.txt".into(),
         }],
+        ..EngineOptions::default()
     };
     let message = Engine::builtin(&options).err().unwrap().to_string();
     assert!(message.contains("/nonexistent/names.txt"), "{message}");
