@@ -1,4 +1,4 @@
-//! Redaction throughput over real logs, line by line, as the agent sees them.
+//! Redaction throughput over real logs, line by line, as the agent receives them.
 //!
 //! Run with `cargo bench --bench engine` (all cases) or, for one case,
 //! `cargo bench --bench engine -- loghub/redact$`. Criterion reports

@@ -23,7 +23,7 @@ use crate::token::{Key, Tokenizer};
 /// # Errors
 ///
 /// Fails when no key is configured, with a message that explains how to make
-/// one, or when the key file or variable holds no valid key. The key itself
+/// one, or when the key file or variable contains no valid key. The key itself
 /// never appears in an error.
 pub fn load_key(config: &KeyConfig) -> anyhow::Result<Key> {
     let id = config.id.as_str();

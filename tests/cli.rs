@@ -325,8 +325,8 @@ fn run_without_sources_stops_on_sigterm() {
         .spawn()
         .expect("start hush");
 
-    // The signal handlers are installed once the agent says it started; a
-    // signal before that would kill it the default way.
+    // The agent logs that it started only after its signal handlers are
+    // installed. A signal before that would kill it the default way.
     let started_by = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !std::fs::read_to_string(&stderr_path)
         .unwrap_or_default()

@@ -7,9 +7,8 @@
 //! `--config`.
 //!
 //! Values that need more than a type check (glob patterns, socket addresses,
-//! endpoint URLs, key ids) are parsed while the YAML is read, so every mistake
-//! is reported with the line and column where it was written and the name of
-//! the field. Unknown fields are rejected rather than ignored: a misspelled
+//! endpoint URLs, key ids) are parsed while the YAML is read. So every mistake
+//! is reported with its line, its column and the name of the field. Unknown fields are rejected rather than ignored: a misspelled
 //! option that silently keeps its default is how personal data leaks.
 //!
 //! The configuration never holds the token key itself, only where to read it.
@@ -340,7 +339,7 @@ pub struct DictionaryConfig {
     pub path: PathBuf,
 }
 
-/// Where redacted records go.
+/// The destination of redacted records.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExporterConfig {

@@ -102,8 +102,8 @@ fn normalize_byte(byte: u8) -> u8 {
 pub(crate) struct KeyTable {
     /// Normalized key to kind.
     kinds_by_key: HashMap<String, KindId>,
-    /// The longest key, in dotted segments, so lookups try only suffixes
-    /// that could match.
+    /// The maximum number of dotted segments in a key, so lookups try only
+    /// suffixes that could match.
     max_segments: usize,
 }
 
@@ -184,8 +184,8 @@ impl KeyTable {
     }
 }
 
-/// A key as a pattern: literal, with `_` also matching `-`, and the key
-/// required to start a field name (not the tail of a longer word).
+/// Returns `key` as a regex: literal, with `.` escaped and `_` also
+/// matching `-`. The caller adds the word boundary in front.
 fn key_pattern(key: &str) -> String {
     let mut pattern = String::new();
     for character in key.chars() {

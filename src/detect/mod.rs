@@ -5,7 +5,7 @@
 //! Detectors come from a pack (YAML, see `detectors/builtin.yaml`) plus word
 //! lists. All regex rules run as one combined scan, and all word lists as one
 //! Aho-Corasick automaton, so a string costs two passes however many
-//! detectors there are; validators run only on candidates.
+//! detectors there are. Validators run only on candidates.
 //!
 //! # Overlaps
 //!

@@ -217,8 +217,8 @@ impl PatternScanner {
             return None;
         }
         // A value that contains a token is redacted output, perhaps with a
-        // second token glued on or a stray byte before it (`+EMAIL_k1_…`);
-        // tokenizing it again would break idempotence.
+        // second token glued on or a stray byte before it (`+EMAIL_k1_…`).
+        // Tokenizing it again would break idempotence.
         if contains_token(&text[value_start..value_end]) {
             return None;
         }

@@ -199,7 +199,7 @@ async fn run_exporter(
         let _ = job.acknowledgement.send(result);
     }
 
-    // Answer whatever is still queued, so the sources know it was not sent.
+    // Reply to every batch still queued, so its source knows it was not sent.
     jobs.close();
     while let Some(job) = jobs.recv().await {
         let _ = job.acknowledgement.send(Err(DeliveryError::ShuttingDown));
@@ -213,7 +213,7 @@ async fn run_exporter(
     }
 }
 
-/// Why an export ended without success.
+/// The reason an export ended without success.
 enum ExportOutcome {
     Delivery(DeliveryError),
     Fatal(String),

@@ -7,7 +7,7 @@
 //!
 //! - A value under a sensitive key (`"email"`, `"user": {"id": ...}`, see
 //!   `detectors/keys.yaml`) is replaced whole by one token, whatever it looks
-//!   like; numbers become token strings, and every string and number inside
+//!   like. Numbers become token strings, and every string and number inside
 //!   a sensitive object or array is replaced.
 //! - Other strings go through the detectors one by one, so a hit never spans
 //!   two JSON values and never swallows a quote.

@@ -1,9 +1,9 @@
 //! Walks OTLP logs and traces and redacts every string that can carry
 //! personal data.
 //!
-//! Redacted: log bodies (strings, and strings inside arrays and maps at any
-//! depth), attributes of resources, scopes, log records, spans, span events
-//! and span links (keys and values), span names, span event names, log
+//! Redacted: log bodies, including strings inside arrays and maps at any
+//! depth. Attribute keys and values of resources, scopes, log records,
+//! spans, span events and span links. Span names, span event names, log
 //! event names, severity texts, scope names and versions, span and link
 //! trace states (vendors put user ids there), and span status messages.
 //! Never touched: ids, timestamps, severity numbers, flags, kinds, counts,
@@ -92,7 +92,7 @@ pub fn redact_traces_request(
     failed
 }
 
-/// What the walker does with each value it reaches.
+/// The action the walker applies to each value it reaches.
 trait Edit {
     /// Handles a string that is not under a sensitive key.
     fn text(&mut self, text: &mut String);

@@ -3,7 +3,7 @@
 //!
 //! A sink reports each failure as transient (worth retrying) or permanent
 //! (the downstream will never take this batch); retrying is the pipeline's
-//! job. A sink only ever sees batches that were already redacted.
+//! job. A sink only ever receives batches that were already redacted.
 
 mod otlp;
 mod stdout;
@@ -16,7 +16,7 @@ pub use stdout::StdoutSink;
 use crate::config::ExporterConfig;
 use crate::pipeline::Payload;
 
-/// Why an export failed.
+/// The reason an export failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExportError {
     /// The downstream may accept the batch later: it is unreachable, busy or
@@ -28,7 +28,7 @@ pub enum ExportError {
     /// The downstream rejected the batch itself; retrying cannot succeed.
     Permanent(String),
     /// The sink can take no batch at all any more, such as standard output
-    /// after its reader went away; the agent stops rather than drop data.
+    /// after its reader went away. The agent stops rather than drop data.
     Fatal(String),
 }
 

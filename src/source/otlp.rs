@@ -1,9 +1,9 @@
 //! Receives OTLP logs and traces over gRPC and hands them to the pipeline.
 //!
-//! A request is answered only after its batch was redacted and accepted by
-//! the downstream, so a client that got `OK` knows its data arrived, and a
-//! client that got an error can retry without the agent having kept a copy.
-//! The answers follow the OTLP specification: `UNAVAILABLE` while the agent
+//! A request gets its response only after its batch was redacted and
+//! accepted by the downstream. A client that got `OK` knows its data
+//! arrived, and a client that got an error can retry without the agent
+//! having kept a copy. The status codes follow the OTLP specification: `UNAVAILABLE` while the agent
 //! shuts down (retryable), `INVALID_ARGUMENT` when the downstream rejected
 //! the batch as invalid, and tonic's own errors for requests that are too
 //! large or do not decode.
@@ -40,7 +40,7 @@ pub struct OtlpReceiver {
 
 impl OtlpReceiver {
     /// Binds the configured address, so that a port already in use is
-    /// reported at startup rather than after the agent said it was running.
+    /// reported at startup rather than after the agent logged that it started.
     /// Returns `None` when the receiver is disabled.
     pub async fn bind(config: &OtlpReceiverConfig) -> anyhow::Result<Option<OtlpReceiver>> {
         let Some(address) = config.grpc else {

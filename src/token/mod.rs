@@ -325,10 +325,10 @@ fn cache_index(value: &[u8]) -> usize {
 /// two hits next to each other become two tokens next to each other, and a
 /// hit that ends in `=` or `.` can be followed by a word.
 ///
-/// NOTE: so a secret that merely starts with a token's shape
-/// (`DB_prod_mysecretpassword123`) is taken for a token and passes as it
-/// is; requiring a word boundary after tokens would break idempotence for
-/// the glued cases above.
+/// NOTE: a secret that merely starts with a token's shape
+/// (`DB_prod_mysecretpassword123`) is therefore taken for a token and
+/// passes as it is. Requiring a word boundary after tokens would break
+/// idempotence for the glued cases above.
 pub(crate) fn token_prefix_len(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
 

@@ -533,7 +533,7 @@ impl Scorer {
     }
 
     /// Reports whether `token` is the token of `value` as `kind`, taking
-    /// `value` as found or, when it holds escapes, as a decoded JSON string.
+    /// `value` as found or, when it contains escapes, as a decoded JSON string.
     fn is_token_of(&self, kind: &str, token: &str, value: &str) -> bool {
         let Some(&id) = self.kind_ids.get(kind) else {
             return false;

@@ -39,11 +39,12 @@ pub(super) fn check_card(haystack: &[u8], start: usize, end: usize) -> Option<(u
 }
 
 /// Copies the digits of a card candidate into `out`, checking the grouping:
-/// one separator kind throughout, and the groups cards are printed in. The
-/// first group is always 4 digits; then either groups of 4 with a last
-/// group of 1 to 4 (4-4-4-4, 4-4-4-4-3), or one group of 6 and a last group
-/// of 4 or 5 (Diners 4-6-4, American Express 4-6-5). Other groupings, such
-/// as the HDFS timestamp `240717 225925 1454`, are not cards.
+/// one separator kind throughout, and the groups cards are printed in. An
+/// ungrouped run passes. Otherwise the first group is 4 digits, followed by
+/// groups of 4 and a last group of 1 to 4 (4-4-4-4, 4-4-4-4-3), or by one
+/// group of 6 and a last group of 4 or 5 (Diners 4-6-4, American Express
+/// 4-6-5). Other groupings, such as the HDFS timestamp
+/// `240717 225925 1454`, are not cards.
 fn collect_grouped_digits(candidate: &[u8], out: &mut [u8; MAX_DIGITS]) -> Option<usize> {
     let mut count = 0;
     let mut separator = None;

@@ -1,5 +1,5 @@
 //! Validators: checks that run on one candidate span after the combined scan
-//! found it. A validator sees the whole haystack, so it can look at the bytes
+//! found it. A validator receives the whole haystack, so it can look at the bytes
 //! around the span, and it may shrink the span (an IBAN candidate that ran
 //! into the next word). Validators never allocate.
 //!

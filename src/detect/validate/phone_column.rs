@@ -77,7 +77,7 @@ fn is_phone_column(column: &[u8]) -> bool {
     })
 }
 
-/// Finds the last `keyword` in `text` that stands as a word, ASCII case
+/// Finds the last `keyword` in `text` that occurs as a word, ASCII case
 /// insensitively.
 fn rfind_keyword(text: &[u8], keyword: &[u8]) -> Option<usize> {
     let last = text.len().checked_sub(keyword.len())?;

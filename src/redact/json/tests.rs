@@ -2,8 +2,8 @@ use super::*;
 use crate::detect::{Engine, EngineOptions};
 use crate::token::{Key, Tokenizer};
 
-/// One redactor for every test: building the engine is the slow part of a
-/// debug-build test.
+/// Returns the redactor shared by every test, because building the engine
+/// is the slow part of a debug-build test.
 pub(super) fn redactor() -> &'static Redactor {
     static REDACTOR: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
     REDACTOR.get_or_init(|| {

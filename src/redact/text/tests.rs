@@ -9,8 +9,8 @@ use crate::token::{Key, Tokenizer};
 
 const KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
-/// One redactor for all cases, because building the engine dominates the
-/// cost of a property case.
+/// Returns the redactor shared by all cases, because building the engine
+/// dominates the cost of a property case.
 fn redactor() -> &'static Redactor {
     static REDACTOR: LazyLock<Redactor> = LazyLock::new(|| {
         let engine = Engine::builtin(&EngineOptions::default()).unwrap();
