@@ -3,6 +3,14 @@
 //! ends shortly before the value, on the same line, as in `bsn=…`,
 //! `"routing": "…"` or `Aadhaar No: …`. The check runs only on candidates
 //! that the rule's pattern and validator have already accepted.
+//!
+//! A value scanned apart from its record (a JSON string, an OTLP attribute
+//! value) comes with a lead: the text that stands before it in the record,
+//! such as the JSON document up to the value or the attribute's key. The
+//! window reaches back into the lead as if the two were one line joined by
+//! a space, so `"nhs": "943 476 5919"` and the attribute `nhs` count as
+//! context. A value that is not at the start of its text never reads the
+//! lead past a newline in the text.
 
 /// Default number of bytes before a value searched for a context word.
 pub(crate) const DEFAULT_WINDOW: usize = 32;
@@ -56,8 +64,34 @@ impl ContextBefore {
 
     /// Reports whether a context word lies within the window before
     /// `value_start`, on the same line, as a whole word, with no other
-    /// number between it and the value.
-    pub(crate) fn is_met(&self, haystack: &[u8], value_start: usize) -> bool {
+    /// number between it and the value. When the window reaches past the
+    /// start of `haystack`, it goes on into the end of `lead`.
+    pub(crate) fn is_met(&self, lead: &[u8], haystack: &[u8], value_start: usize) -> bool {
+        let before = &haystack[..value_start];
+        let reaches_lead = before.len() + 1 < self.window
+            && !lead.is_empty()
+            && memchr::memchr(b'\n', before).is_none();
+        if !reaches_lead {
+            return self.is_met_in(haystack, value_start);
+        }
+
+        // Copy the end of the lead, a space, the text before the value and
+        // the value's first byte into one buffer, so that words and their
+        // boundaries are read the same way as in one text. One lead byte
+        // more than the window is copied for the check of a word's start.
+        let lead_wanted = self.window - before.len() - 1;
+        let lead_tail = &lead[lead.len().saturating_sub(lead_wanted + 1)..];
+        let value_byte = &haystack[value_start..haystack.len().min(value_start + 1)];
+        let mut joined = [0u8; MAX_WINDOW + 2];
+        let mut len = 0;
+        for part in [lead_tail, b" ", before, value_byte] {
+            joined[len..len + part.len()].copy_from_slice(part);
+            len += part.len();
+        }
+        self.is_met_in(&joined[..len], len - value_byte.len())
+    }
+
+    fn is_met_in(&self, haystack: &[u8], value_start: usize) -> bool {
         let window_start = value_start.saturating_sub(self.window);
         let line_start = match memchr::memrchr(b'\n', &haystack[window_start..value_start]) {
             Some(newline) => window_start + newline + 1,
@@ -134,7 +168,14 @@ mod tests {
     /// Checks a value that starts at the last `123` of `text`.
     fn met(context: &ContextBefore, text: &str) -> bool {
         let value_start = text.rfind("123").unwrap();
-        context.is_met(text.as_bytes(), value_start)
+        context.is_met(b"", text.as_bytes(), value_start)
+    }
+
+    /// Checks a value that starts at the last `123` of `text`, which
+    /// stands after `lead`.
+    fn met_after(context: &ContextBefore, lead: &str, text: &str) -> bool {
+        let value_start = text.rfind("123").unwrap();
+        context.is_met(lead.as_bytes(), text.as_bytes(), value_start)
     }
 
     #[test]
@@ -177,6 +218,44 @@ mod tests {
         let sin = context(&["sin"]);
         assert!(!met(&sin, "sin=999888777 id=123"));
         assert!(met(&sin, "sin #2: 123"));
+    }
+
+    #[test]
+    fn context_in_lead_met() {
+        let bsn = context(&["bsn"]);
+        assert!(met_after(&bsn, "{\"bsn\": \"", "123"));
+        assert!(met_after(&bsn, "customer.bsn", "123"));
+        assert!(met_after(&bsn, "bsn", "nr 123"));
+        assert!(met_after(&bsn, "{\"type\":\"bsn\",\"number\":\"", "123"));
+    }
+
+    #[test]
+    fn context_in_lead_not_met() {
+        let bsn = context(&["bsn"]);
+        assert!(!met_after(&bsn, "basin", "123"), "word inside a word");
+        assert!(!met_after(&bsn, "bsn", "id\n123"), "newline in the text");
+        assert!(
+            !met_after(&bsn, "bsn\n", "123"),
+            "newline at the lead's end"
+        );
+        assert!(
+            !met_after(&bsn, "bsn=999888777 id=", "123"),
+            "number between"
+        );
+        let far = format!("bsn {}", "x".repeat(DEFAULT_WINDOW));
+        assert!(!met_after(&bsn, &far, "123"), "outside the window");
+        let text = format!("{} 123", "x".repeat(DEFAULT_WINDOW));
+        assert!(!met_after(&bsn, "bsn", &text), "text fills the window");
+    }
+
+    #[test]
+    fn context_lead_cut_inside_word_not_met() {
+        // The window starts at `bsn`, but the byte before it is a letter.
+        let bsn = context(&["bsn"]);
+        let lead = format!("xbsn{}", " ".repeat(DEFAULT_WINDOW - 4));
+        assert!(!met_after(&bsn, &lead, "123"));
+        let lead = format!(" bsn{}", " ".repeat(DEFAULT_WINDOW - 4));
+        assert!(met_after(&bsn, &lead, "123"));
     }
 
     #[test]

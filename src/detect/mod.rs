@@ -461,9 +461,20 @@ impl Engine {
     /// Finds personal data in `text`, replacing the contents of `hits` with
     /// the hits sorted by start offset, without overlaps.
     pub fn find(&self, text: &str, hits: &mut Vec<Hit>) {
+        self.find_after("", text, hits);
+    }
+
+    /// Finds personal data in `text` like [`Engine::find`], for a value
+    /// taken out of a record: `lead` is the text that stands before it
+    /// there, such as a JSON document up to the value or an attribute's
+    /// key. Only context words (`context_before` in the pack) read the lead,
+    /// as if it and `text` were one line joined by a space, so
+    /// `"routing_number": "021000021"` counts as a keyed routing number.
+    /// Hits are offsets into `text`.
+    pub fn find_after(&self, lead: &str, text: &str, hits: &mut Vec<Hit>) {
         hits.clear();
         if let Some(patterns) = &self.patterns {
-            patterns.find(text, hits);
+            patterns.find(lead, text, hits);
         }
         if let Some(dictionary) = &self.dictionary {
             let regex_hits = hits.len();

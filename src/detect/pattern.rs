@@ -117,8 +117,9 @@ impl PatternScanner {
         &self.rules
     }
 
-    /// Appends confirmed hits in `text` to `hits`, in order.
-    pub(crate) fn find(&self, text: &str, hits: &mut Vec<Hit>) {
+    /// Appends confirmed hits in `text` to `hits`, in order. `lead` is the
+    /// text before `text` in its record, read only by context words.
+    pub(crate) fn find(&self, lead: &str, text: &str, hits: &mut Vec<Hit>) {
         let haystack = text.as_bytes();
         let mut at = 0;
         while at < haystack.len() {
@@ -129,9 +130,9 @@ impl PatternScanner {
             let start = candidate.start();
             let first = candidate.pattern().as_usize();
 
-            let mut confirmed = self.confirm(first, text, start, Some(candidate.end()));
+            let mut confirmed = self.confirm(first, lead, text, start, Some(candidate.end()));
             if confirmed.is_none() {
-                confirmed = self.confirm_others_at(first, text, start);
+                confirmed = self.confirm_others_at(first, lead, text, start);
             }
 
             match confirmed {
@@ -146,7 +147,13 @@ impl PatternScanner {
 
     /// Confirms, in pack order, the rules other than `rejected` that match
     /// at `start`.
-    fn confirm_others_at(&self, rejected: usize, text: &str, start: usize) -> Option<Hit> {
+    fn confirm_others_at(
+        &self,
+        rejected: usize,
+        lead: &str,
+        text: &str,
+        start: usize,
+    ) -> Option<Hit> {
         let input = Input::new(text.as_bytes())
             .span(start..text.len())
             .anchored(Anchored::Yes);
@@ -162,7 +169,7 @@ impl PatternScanner {
                 .iter()
                 .map(|pattern| pattern.as_usize())
                 .filter(|&index| index != rejected)
-                .find_map(|index| self.confirm(index, text, start, None))
+                .find_map(|index| self.confirm(index, lead, text, start, None))
         })
     }
 
@@ -172,6 +179,7 @@ impl PatternScanner {
     fn confirm(
         &self,
         index: usize,
+        lead: &str,
         text: &str,
         start: usize,
         match_end: Option<usize>,
@@ -184,7 +192,7 @@ impl PatternScanner {
         // context can be checked before the re-search and the validator.
         if let Some(context) = &rule.context_before
             && rule.groups.is_empty()
-            && !context.is_met(haystack, start)
+            && !context.is_met(lead.as_bytes(), haystack, start)
         {
             return None;
         }
@@ -205,7 +213,7 @@ impl PatternScanner {
             return None;
         }
         if let Some(context) = &rule.context_before
-            && !context.is_met(haystack, value_start)
+            && !context.is_met(lead.as_bytes(), haystack, value_start)
         {
             return None;
         }

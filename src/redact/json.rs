@@ -10,7 +10,9 @@
 //!   like. Numbers become token strings, and every string and number inside
 //!   a sensitive object or array is replaced.
 //! - Other strings go through the detectors one by one, so a hit never spans
-//!   two JSON values and never swallows a quote.
+//!   two JSON values and never swallows a quote. Context words still see
+//!   the document text before a string, its key included, so
+//!   `"routing_number": "021000021"` is found as it is in text.
 //!
 //! A string that contains escapes (`\"`, `\u00e9`) is decoded, redacted and
 //! written back with `serde_json`'s escaping, so the escapes in it may be
@@ -114,7 +116,9 @@ fn walk(
                         false => Some(quoted_token(redactor, kind, &decoded)),
                     }
                 }
-                None => redact_string(redactor, value)?,
+                // The document up to the value, key included, is read for
+                // context words, as it would be in the same line as text.
+                None => redact_string(redactor, &text[..start + 1], value)?,
             };
             if let Some(replacement) = replacement {
                 edits.push(Edit {
@@ -143,21 +147,26 @@ fn walk(
 }
 
 /// Redacts the contents of the JSON string literal `literal`, returning the
-/// new literal, or `None` when nothing was found.
-fn redact_string(redactor: &Redactor, literal: &str) -> Result<Option<String>, Malformed> {
+/// new literal, or `None` when nothing was found. `lead` is the document
+/// text before the literal's contents.
+fn redact_string(
+    redactor: &Redactor,
+    lead: &str,
+    literal: &str,
+) -> Result<Option<String>, Malformed> {
     let interior = &literal[1..literal.len() - 1];
 
     // Without escapes the literal's bytes are the string itself, so hits
     // can be replaced in place and everything else stays byte for byte.
     if !interior.contains('\\') {
-        return Ok(match redactor.redact_text(interior) {
+        return Ok(match redactor.redact_text(lead, interior) {
             Cow::Borrowed(_) => None,
             Cow::Owned(redacted) => Some(format!("\"{redacted}\"")),
         });
     }
 
     let decoded = decode(literal)?;
-    Ok(match redactor.redact_text(&decoded) {
+    Ok(match redactor.redact_text(lead, &decoded) {
         Cow::Borrowed(_) => None,
         Cow::Owned(redacted) => Some(serde_json::to_string(&redacted).map_err(|_| Malformed)?),
     })

@@ -9,6 +9,9 @@
 //! Never touched: ids, timestamps, severity numbers, flags, kinds, counts,
 //! schema URLs, and the structure of the request.
 //!
+//! An attribute's key is read as context for its string value, so an
+//! attribute `nhs` = `4010232137` is found as `nhs=4010232137` is in text.
+//!
 //! An attribute whose key is sensitive (`user.email`, `enduser.id`,
 //! `http.request.header.authorization`, see `detectors/keys.yaml`) has its
 //! whole value replaced by one token, whatever it looks like; a number or
@@ -97,6 +100,12 @@ trait Edit {
     /// Handles a string that is not under a sensitive key.
     fn text(&mut self, text: &mut String);
 
+    /// Handles an attribute's string value that is not under a sensitive
+    /// key; `path` is the attribute's dotted key, empty for a log body.
+    fn field_text(&mut self, _path: &str, text: &mut String) {
+        self.text(text);
+    }
+
     /// Handles a scalar under a sensitive key of `kind`.
     fn whole(&mut self, kind: KindId, value: &mut Value);
 
@@ -111,7 +120,13 @@ struct RedactEdit<'a> {
 
 impl Edit for RedactEdit<'_> {
     fn text(&mut self, text: &mut String) {
-        let redacted = match self.redactor.redact(text) {
+        self.field_text("", text);
+    }
+
+    /// The key is read for context words, so `aadhaar` = `234567890123`
+    /// is found like `aadhaar=234567890123` in a text line.
+    fn field_text(&mut self, path: &str, text: &mut String) {
+        let redacted = match self.redactor.redact_field(path, text) {
             Cow::Borrowed(_) => return,
             Cow::Owned(redacted) => redacted,
         };
@@ -295,8 +310,8 @@ fn visit_any_value(
         _ => match sensitive {
             Some(kind) => edit.whole(kind, inner),
             None => match inner {
-                Value::StringValue(text) => edit.text(text),
-                Value::BytesValue(bytes) => visit_bytes(bytes, edit),
+                Value::StringValue(text) => edit.field_text(path, text),
+                Value::BytesValue(bytes) => visit_bytes(bytes, path, edit),
                 _ => {}
             },
         },
@@ -304,12 +319,12 @@ fn visit_any_value(
 }
 
 /// Redacts a byte value that is valid UTF-8 as text, keeping it bytes.
-fn visit_bytes(bytes: &mut Vec<u8>, edit: &mut dyn Edit) {
+fn visit_bytes(bytes: &mut Vec<u8>, path: &str, edit: &mut dyn Edit) {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return;
     };
     let mut text = text.to_owned();
-    edit.text(&mut text);
+    edit.field_text(path, &mut text);
     if text.as_bytes() != bytes.as_slice() {
         *bytes = text.into_bytes();
     }
@@ -452,11 +467,11 @@ mod tests {
     #[test]
     fn bytes_redacted_when_utf8() {
         let mut utf8 = b"text".to_vec();
-        visit_bytes(&mut utf8, &mut TestEdit);
+        visit_bytes(&mut utf8, "", &mut TestEdit);
         assert_eq!(utf8, b"TEXT");
 
         let mut binary = vec![0xff, 0x00, b'a'];
-        visit_bytes(&mut binary, &mut TestEdit);
+        visit_bytes(&mut binary, "", &mut TestEdit);
         assert_eq!(binary, vec![0xff, 0x00, b'a']);
     }
 
@@ -496,6 +511,50 @@ mod tests {
             .as_ref()
             .unwrap();
         assert!(matches!(secret, Value::StringValue(text) if text.starts_with("KIND")));
+    }
+
+    #[test]
+    fn attribute_key_is_context() {
+        let key = crate::token::Key::from_text(&"ab".repeat(32), "k1").unwrap();
+        let engine = crate::detect::Engine::builtin(&Default::default()).unwrap();
+        let redactor = Redactor::new(engine, crate::token::Tokenizer::new(key));
+        let patient = AnyValue {
+            value: Some(Value::KvlistValue(
+                opentelemetry_proto::tonic::common::v1::KeyValueList {
+                    values: vec![attribute("nhs_number", string("4010232137"))],
+                },
+            )),
+        };
+        let mut record = LogRecord {
+            body: string("4010232137"),
+            attributes: vec![
+                attribute("routing_number", string("021000021")),
+                attribute("order", string("021000021")),
+                attribute("patient", Some(patient)),
+            ],
+            ..Default::default()
+        };
+
+        visit_log_record(
+            &mut record,
+            &mut RedactEdit {
+                redactor: &redactor,
+            },
+        );
+
+        let text_of = |value: &Option<AnyValue>| match value.as_ref().and_then(|v| v.value.as_ref())
+        {
+            Some(Value::StringValue(text)) => text.clone(),
+            other => panic!("not a string: {other:?}"),
+        };
+        assert!(text_of(&record.attributes[0].value).starts_with("ABA_ROUTING_k1_"));
+        assert_eq!(text_of(&record.attributes[1].value), "021000021");
+        let Some(Value::KvlistValue(list)) = &record.attributes[2].value.as_ref().unwrap().value
+        else {
+            panic!("patient is no longer a map");
+        };
+        assert!(text_of(&list.values[0].value).starts_with("UK_NHS_k1_"));
+        assert_eq!(text_of(&record.body), "4010232137", "a body has no key");
     }
 
     #[test]

@@ -24,16 +24,31 @@ impl Redactor {
         if let Some(redacted) = super::json::redact_document(self, text) {
             return redacted;
         }
-        self.redact_text(text)
+        self.redact_text("", text)
     }
 
     /// Redacts `text` as plain text, even when it is a JSON document.
-    pub(crate) fn redact_text<'a>(&self, text: &'a str) -> Cow<'a, str> {
+    /// `lead` is the text before it in its record, such as a field's key,
+    /// read for context words only (see
+    /// [`Engine::find_after`](crate::detect::Engine::find_after)); it is
+    /// empty for a whole line.
+    pub(crate) fn redact_text<'a>(&self, lead: &str, text: &'a str) -> Cow<'a, str> {
         HITS.with(|hits| match hits.try_borrow_mut() {
-            Ok(mut hits) => self.redact_with(text, &mut hits),
+            Ok(mut hits) => self.redact_with(lead, text, &mut hits),
             // Only reachable if redaction re-enters itself on this thread.
-            Err(_) => self.redact_with(text, &mut Vec::new()),
+            Err(_) => self.redact_with(lead, text, &mut Vec::new()),
         })
+    }
+
+    /// Redacts the value of a field named `key` (an OTLP attribute's dotted
+    /// path): a JSON document as in [`Redactor::redact`], other text with
+    /// the key read as context, so `nhs` = `9434765919` is found as it is
+    /// in `nhs=9434765919`.
+    pub fn redact_field<'a>(&self, key: &str, text: &'a str) -> Cow<'a, str> {
+        if let Some(redacted) = super::json::redact_document(self, text) {
+            return redacted;
+        }
+        self.redact_text(key, text)
     }
 
     /// Returns the kind of the one hit that covers all of `value`, if the
@@ -53,9 +68,9 @@ impl Redactor {
         })
     }
 
-    fn redact_with<'a>(&self, text: &'a str, hits: &mut Vec<Hit>) -> Cow<'a, str> {
+    fn redact_with<'a>(&self, lead: &str, text: &'a str, hits: &mut Vec<Hit>) -> Cow<'a, str> {
         let engine = self.engine();
-        engine.find(text, hits);
+        engine.find_after(lead, text, hits);
         if hits.is_empty() {
             return Cow::Borrowed(text);
         }

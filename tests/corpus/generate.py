@@ -723,8 +723,12 @@ class Values:
                     return first8 + check
 
     def nhs(self):
+        # England, Wales and the Isle of Man issue numbers from 400 000 000
+        # to 499 999 999 and 600 000 000 to 799 999 999. Numbers from 9 on
+        # are never issued to a patient (999 xxx xxxx is kept for test
+        # data), so they are not personal data and the detector skips them.
         while True:
-            first9 = self.pick(["4", "6", "9"]) + self.digits(8)
+            first9 = self.pick(["4", "6", "7"]) + self.digits(8)
             check = nhs_check_digit(first9)
             if check is not None:
                 number = first9 + check
@@ -1260,6 +1264,26 @@ class ExtendedLayouts(Layouts):
 
     IDS = ["imei", "itin", "aba", "nhs", "bsn", "dni", "nie", "codice_fiscale", "nir",
            "de_tax_id", "cpf", "sin", "aadhaar", "cn_resident_id", "personnummer"]
+
+    # How a sentence names an id whose bare form is only digits. A bare run
+    # of 9 to 15 digits with no word naming it cannot be told from an order
+    # number, a counter or a phone number: about one random 9-digit number
+    # in ten passes the ABA checksum, and one in eleven passes the BSN
+    # 11-proof. So the detectors take such runs only after a word like
+    # these, and the sentences say what the number is, as log lines that
+    # report a verified id do. Ids with letters, dashes or a fixed grouping
+    # are found by their shape, so their sentences keep the bare
+    # `document` to test that.
+    ID_LABELS = {
+        "imei": ["IMEI", "device IMEI"],
+        "aba": ["routing number", "ABA", "RTN"],
+        "nhs": ["NHS number", "NHS no."],
+        "bsn": ["BSN", "burgerservicenummer"],
+        "nir": ["NIR", "INSEE", "numéro de sécurité sociale"],
+        "de_tax_id": ["Steuer-ID", "steuerliche IdNr", "tax id"],
+        "cpf": ["CPF"],
+        "aadhaar": ["Aadhaar", "Aadhaar no."],
+    }
     SECRETS = ["github", "gitlab", "slack", "stripe", "google"]
 
     def national_id(self):
@@ -1278,10 +1302,13 @@ class ExtendedLayouts(Layouts):
         elif layout == 2:
             line = Line(f"ext.sentence.{name}")
             before, after = self.pick([("", ""), ("(", ")"), ('"', '"'), ("<", ">,")])
-            line.add("document ", before, label, after, " verified for request ", D("uuid", self.v.uuid()))
+            noun = self.pick(self.ID_LABELS.get(name, ["document"]))
+            line.add(noun, " ", before, label, after, " verified for request ", D("uuid", self.v.uuid()))
         else:
+            # The field is named after the id, as in the logfmt and JSON
+            # layouts, and not a bare `number=`, which says nothing.
             line = Line(f"ext.cri.{name}")
-            line.add(D("timestamp", self.v.cri_time()), " stdout F kyc: number='", label, "' status=ok")
+            line.add(D("timestamp", self.v.cri_time()), f" stdout F kyc: {name}='", label, "' status=ok")
         return [line]
 
     def bad_national_id(self):
@@ -1295,7 +1322,10 @@ class ExtendedLayouts(Layouts):
             wrong = "7"
         bad = value[:-1] + wrong
         line = Line(f"ext.decoy.{name}")
-        line.add("reference ", D(f"{name}_bad_check", bad), " not found")
+        # Half of them are named, so the check digit and not a missing
+        # context word is what must reject them.
+        noun = self.pick(self.ID_LABELS.get(name, ["reference"]) + ["reference"])
+        line.add(noun, " ", D(f"{name}_bad_check", bad), " not found")
         return [line]
 
     def secret(self):

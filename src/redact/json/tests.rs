@@ -168,6 +168,64 @@ fn key_in_message_text_same_token_as_field() {
 }
 
 #[test]
+fn key_is_context_for_bare_id() {
+    let cases = [
+        (r#"{"routing_number": "021000021"}"#, "ABA_ROUTING"),
+        (r#"{"nhs":"4010232137"}"#, "UK_NHS"),
+        (r#"{"device":{"imei":"490154203237518"}}"#, "IMEI"),
+        (r#"{"bsn": "111222333"}"#, "NL_BSN"),
+        (r#"{"cpf": "52998224725"}"#, "BR_CPF"),
+        (r#"{"aadhaar": "234567890124"}"#, "IN_AADHAAR"),
+        (r#"{"steuer_id": "86095742719"}"#, "DE_TAX_ID"),
+        (r#"{"tax_id": "86095742719"}"#, "DE_TAX_ID"),
+        (r#"{"nir": "185057800608491"}"#, "FR_NIR"),
+        (r#"{"insee": "185057800608491"}"#, "FR_NIR"),
+        (
+            r#"{"document": {"type": "cpf", "number": "52998224725"}}"#,
+            "BR_CPF",
+        ),
+    ];
+    for (input, kind) in cases {
+        let output = redact(input);
+        assert!(
+            output.contains(&format!("\"{kind}_k1_")),
+            "{input} gave {output}"
+        );
+        parse(&output);
+    }
+}
+
+#[test]
+fn bare_id_without_key_context_kept() {
+    let plain = redact(r#"{"order": "021000021"}"#);
+    assert_eq!(parse(&plain)["order"], "021000021", "no key names it");
+
+    // Another number between the key and the value belongs to the key.
+    let numbered = redact(r#"{"routing_number": "021000021", "order": "021000021"}"#);
+    let value = parse(&numbered);
+    assert!(
+        value["routing_number"]
+            .as_str()
+            .unwrap()
+            .starts_with("ABA_ROUTING_k1_")
+    );
+    assert_eq!(value["order"], "021000021", "{numbered}");
+
+    let listed = redact(r#"{"nhs": ["4010232137", "111"], "ref": "4010232137"}"#);
+    let value = parse(&listed);
+    assert!(value["nhs"][0].as_str().unwrap().starts_with("UK_NHS_k1_"));
+    assert_eq!(value["ref"], "4010232137", "{listed}");
+}
+
+#[test]
+fn key_context_same_token_as_text() {
+    let field = redact(r#"{"bsn":"111222333"}"#);
+    let text = redact("bsn=111222333");
+    let field_token = parse(&field)["bsn"].as_str().unwrap().to_string();
+    assert_eq!(text, format!("bsn={field_token}"));
+}
+
+#[test]
 fn allowed_values_pass() {
     let options = EngineOptions {
         allow_values: vec!["noreply@example.com".to_string()],
