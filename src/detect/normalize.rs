@@ -22,7 +22,9 @@ pub(crate) enum Normalizer {
     Phone,
     /// ASCII upper case without spaces.
     Iban,
-    /// Parsed and rendered by `std::net::Ipv4Addr`.
+    /// Rendered as `std::net::Ipv4Addr` does. Octets with leading zeros and
+    /// dashes for dots, as host names write an address
+    /// (`dsl-082-083-227-067`), are read as decimal.
     Ipv4,
     /// Parsed and rendered by `std::net::Ipv6Addr`, which writes the
     /// RFC 5952 form (lower case, longest zero run as `::`).
@@ -46,7 +48,10 @@ impl Normalizer {
             Normalizer::Phone => phone(value),
             Normalizer::Iban => iban(value),
             Normalizer::Ipv4 if is_canonical_ipv4(value) => Cow::Borrowed(value),
-            Normalizer::Ipv4 => reparse::<Ipv4Addr>(value),
+            Normalizer::Ipv4 => match padded_ipv4(value) {
+                Some(address) => Cow::Owned(address.to_string()),
+                None => reparse::<Ipv4Addr>(value),
+            },
             Normalizer::Ipv6 => reparse::<Ipv6Addr>(value),
             Normalizer::Mac => mac(value),
             Normalizer::AlphanumericUpper => alphanumeric_upper(value),
@@ -157,6 +162,25 @@ fn is_canonical_ipv4(value: &str) -> bool {
     octets == 4
 }
 
+/// Reads four decimal octets of one to three digits, leading zeros
+/// allowed, joined by dots or by dashes throughout. `std::net` rejects
+/// leading zeros because some parsers read them as octal, but a host name
+/// pads octets in decimal.
+fn padded_ipv4(value: &str) -> Option<Ipv4Addr> {
+    let separator = if value.contains('-') { '-' } else { '.' };
+    let mut octets = [0u8; 4];
+    let mut count = 0;
+    for part in value.split(separator) {
+        let valid = (1..=3).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit());
+        if !valid || count == octets.len() {
+            return None;
+        }
+        octets[count] = part.parse().ok()?;
+        count += 1;
+    }
+    (count == octets.len()).then(|| Ipv4Addr::from(octets))
+}
+
 fn reparse<T>(value: &str) -> Cow<'_, str>
 where
     T: std::str::FromStr + std::fmt::Display,
@@ -251,7 +275,6 @@ mod tests {
             "10.0.0.1",
             "255.255.255.255",
             "256.1.1.1",
-            "01.2.3.4",
             "1.2.3",
             "1.2.3.4.5",
             "1..2.3",
@@ -270,6 +293,23 @@ mod tests {
                 expected == value && value.parse::<std::net::Ipv4Addr>().is_ok(),
                 "value {value}"
             );
+        }
+    }
+
+    #[test]
+    fn ipv4_padded_and_dashed_read_as_decimal() {
+        let cases = [
+            ("059.45.101.203", "59.45.101.203"),
+            ("01.2.3.4", "1.2.3.4"),
+            ("082-083-227-067", "82.83.227.67"),
+            ("10-105-162-105", "10.105.162.105"),
+            ("000.000.000.000", "0.0.0.0"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(Normalizer::Ipv4.apply(value), expected, "value {value}");
+        }
+        for value in ["256.1.1.1", "1-2.3.4", "0001.2.3.4", "1-2-3", "1.2.3.4.5"] {
+            assert_eq!(Normalizer::Ipv4.apply(value), value, "value {value}");
         }
     }
 

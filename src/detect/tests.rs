@@ -120,6 +120,71 @@ fn ipv4_rejects_versions() {
 }
 
 #[test]
+fn ipv4_in_host_name_found() {
+    assert_finds(&[
+        (
+            "rhost=host129.206.196.21.maximumasp.com user=",
+            "IPV4",
+            "129.206.196.21",
+        ),
+        (
+            "(dsl-Chn-static-059.45.101.203.touchtelindia.net) at",
+            "IPV4",
+            "059.45.101.203",
+        ),
+        (
+            "from dsl-082-083-227-067.arcor-ip.net",
+            "IPV4",
+            "082-083-227-067",
+        ),
+        (
+            "rhost=ip-216-69-169-168.ip.secureserver.net",
+            "IPV4",
+            "216-69-169-168",
+        ),
+        (
+            "Jul  3 17:10:11 calvisitor-10-105-160-184 kernel[0]: wake",
+            "IPV4",
+            "10-105-160-184",
+        ),
+        (
+            "customer-187-141-143-180-sta.example.com.mx",
+            "IPV4",
+            "187-141-143-180",
+        ),
+        ("node ip-10-0-1-23.ec2.internal.", "IPV4", "10-0-1-23"),
+        ("from x-10.0.0.1.example.com", "IPV4", "10.0.0.1"),
+    ]);
+}
+
+#[test]
+fn ipv4_in_host_name_same_token_as_address() {
+    let engine = engine();
+    let (ipv4, _) = engine
+        .kind_names()
+        .find(|&(_, name)| name == "IPV4")
+        .unwrap();
+    assert_eq!(engine.normalize(ipv4, "082-083-227-067"), "82.83.227.67");
+    assert_eq!(engine.normalize(ipv4, "059.45.101.203"), "59.45.101.203");
+}
+
+#[test]
+fn ipv4_in_host_name_rejects_versions() {
+    assert_clean(&[
+        "installed app1.2.3.4.jar",
+        "python2.7.18.1.el8.x86_64",
+        "mirror v1.2.3.4.example.com",
+        "see version1.2.3.4.example.com",
+        "Chrome/120.0.6099.109 Safari",
+        "build-1-2-3-4-5 done",
+        "snapshot-300-1-2-3.tar",
+        "host1.2.3.4.5.example.com",
+        "a1.2.3.4.b",
+        "date 2015-10-13 x-2015-10-13-12",
+    ]);
+}
+
+#[test]
 fn ipv6_found() {
     assert_finds(&[
         ("from 2001:db8::1 port 22", "IPV6", "2001:db8::1"),

@@ -1,10 +1,16 @@
 //! IP address candidates. IPv4 candidates must not be part of a longer
 //! dotted number (`1.2.3.4.5`, `10.5.4.8-beta.2`); IPv6 candidates must parse
 //! and must not be code paths (`std::io`, `abc::def`) or hex runs.
+//!
+//! An IPv4 address inside a host name, as reverse DNS names carry one
+//! (`host129.206.196.21.example.com`, `dsl-082-083-227-067.example.net`),
+//! is checked apart: there octets may be zero-padded or joined by dashes,
+//! and the host name around the address is what sets it apart from a
+//! version number.
 
 use std::net::Ipv6Addr;
 
-use super::{byte_at, byte_before};
+use super::{byte_at, byte_before, continues_with};
 
 pub(super) fn check_v4(haystack: &[u8], start: usize, end: usize) -> Option<(usize, usize)> {
     // `1.2.3.4.5` and `1.2.3.4.5.6` are OIDs or versions, not addresses.
@@ -30,6 +36,105 @@ pub(super) fn check_v4(haystack: &[u8], start: usize, end: usize) -> Option<(usi
         return None;
     }
     Some((start, end))
+}
+
+/// Checks an address glued into a host name: after a letter, or after
+/// `-` that follows a label character, and written with dots or with
+/// dashes throughout. A dotted address must be followed by at least two
+/// more labels, the last of letters only (`.touchtelindia.net`), with no
+/// `_` after them, which no host name contains (`n2.7.18.1.el8.x86_64`
+/// is a package). A dashed address must end its run of dashed numbers.
+/// After a version word (`v1.2.3.4.example.com`) it is a version.
+pub(super) fn check_v4_in_host_name(
+    haystack: &[u8],
+    start: usize,
+    end: usize,
+) -> Option<(usize, usize)> {
+    let candidate = &haystack[start..end];
+    let separator = if candidate.contains(&b'-') {
+        b'-'
+    } else {
+        b'.'
+    };
+    if !octets_fit(candidate, separator) || follows_version_word(haystack, start) {
+        return None;
+    }
+
+    let label_before = match byte_before(haystack, start)? {
+        b'-' => start >= 2 && haystack[start - 2].is_ascii_alphanumeric(),
+        byte => byte.is_ascii_alphabetic(),
+    };
+    if !label_before {
+        return None;
+    }
+
+    let host_name_follows = match separator {
+        b'.' => domain_follows(&haystack[end..]),
+        _ => !(continues_with(haystack, end, b'-') || continues_with(haystack, end, b'.')),
+    };
+    host_name_follows.then_some((start, end))
+}
+
+/// Reports whether `candidate` is four groups of one to three digits, each
+/// at most 255, joined by `separator`.
+fn octets_fit(candidate: &[u8], separator: u8) -> bool {
+    let mut groups = 0;
+    for group in candidate.split(|&byte| byte == separator) {
+        let digits_only = (1..=3).contains(&group.len()) && group.iter().all(u8::is_ascii_digit);
+        let value = group
+            .iter()
+            .fold(0u32, |acc, &digit| acc * 10 + u32::from(digit - b'0'));
+        if !digits_only || value > 255 {
+            return false;
+        }
+        groups += 1;
+    }
+    groups == 4
+}
+
+/// Reports whether `rest`, the text after a dotted address, continues a
+/// host name: two or more `.label`s, the last of ASCII letters, ending
+/// where the host name ends and not at `_`.
+fn domain_follows(rest: &[u8]) -> bool {
+    let host_len = rest
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'.'))
+        .unwrap_or(rest.len());
+    if rest.get(host_len) == Some(&b'_') {
+        return false;
+    }
+    // A host name at the end of a sentence, or written fully qualified,
+    // ends with a dot.
+    let host = &rest[..host_len];
+    let host = host.strip_suffix(b".").unwrap_or(host);
+    let Some(labels) = host.strip_prefix(b".") else {
+        return false;
+    };
+    let mut count = 0;
+    let mut last: &[u8] = &[];
+    for label in labels.split(|&b| b == b'.') {
+        if label.is_empty() {
+            return false;
+        }
+        count += 1;
+        last = label;
+    }
+    count >= 2 && last.len() >= 2 && last.iter().all(u8::is_ascii_alphabetic)
+}
+
+/// Reports whether the letters right before `start` are a word that marks
+/// a version, such as `v` or `version`.
+fn follows_version_word(haystack: &[u8], start: usize) -> bool {
+    let before = &haystack[..start];
+    let word_len = before
+        .iter()
+        .rev()
+        .take_while(|byte| byte.is_ascii_alphabetic())
+        .count();
+    let word = &before[before.len() - word_len..];
+    ["v", "ver", "version", "rev", "release", "build"]
+        .iter()
+        .any(|marker| word.eq_ignore_ascii_case(marker.as_bytes()))
 }
 
 pub(super) fn check_v6(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {

@@ -45,6 +45,9 @@ pub(crate) enum Validator {
     UsSsn,
     /// A dotted quad that is not part of a longer dotted number.
     Ipv4,
+    /// An IPv4 address inside a host name, dotted or dashed, octets
+    /// zero-padded or not.
+    Ipv4InHostName,
     /// Parses with `std::net::Ipv6Addr` and rejects code paths like `a::b`.
     Ipv6,
     /// One separator throughout, not part of a longer hex run.
@@ -108,6 +111,7 @@ impl Validator {
             Validator::Iban => iban::check(haystack, start, end),
             Validator::UsSsn => ssn::check(haystack, start, end),
             Validator::Ipv4 => ip::check_v4(haystack, start, end),
+            Validator::Ipv4InHostName => ip::check_v4_in_host_name(haystack, start, end),
             Validator::Ipv6 => ip::check_v6(text, start, end),
             Validator::Mac => mac::check(haystack, start, end),
             Validator::Phone => phone::check(haystack, start, end),
