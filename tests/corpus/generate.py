@@ -59,7 +59,7 @@ EXTENDED_KINDS = {
     "stripe": "STRIPE_KEY",
     "google": "GOOGLE_API_KEY",
     "pem": "PRIVATE_KEY",
-    "userinfo": "URL_USERINFO",
+    "userinfo": "PASSWORD",
     "basic": "BASIC_AUTH",
 }
 
@@ -1347,10 +1347,15 @@ class ExtendedLayouts(Layouts):
         return [json_line("ext.json.pem", {"level": "error", "msg": "bad key", "key": S(P("PRIVATE_KEY", value))}, self.rng)]
 
     def userinfo(self):
-        user = f"{self.pick(GIVEN)}:{self.v.chars(ALNUM + '!$*', 12)}"
+        # A connection URL carries a service account and its password. Only
+        # the password is labeled, as PASSWORD like a `password=` field, so
+        # one password gets one token wherever it is written; the account
+        # names a service, not a person, and stays readable.
+        account = self.pick(["app", "orders_rw", "replicator", "svc-billing", "airflow", "readonly"])
+        password = self.v.chars(ALNUM + "!$*", 12)
         line = Line("ext.url.userinfo")
-        line.add("connecting to postgres://", P("URL_USERINFO", user), "@", self.pick(HOSTS), ":",
-                 D("port", "5432"), "/app?sslmode=require")
+        line.add("connecting to postgres://", account, ":", P(EXTENDED_KINDS["userinfo"], password), "@",
+                 self.pick(HOSTS), ":", D("port", "5432"), "/app?sslmode=require")
         return [line]
 
     def basic_auth(self):
