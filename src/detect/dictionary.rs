@@ -114,6 +114,7 @@ impl DictionaryScanner {
                     start: at,
                     end,
                     kind: self.kinds[pattern],
+                    from_key: false,
                 });
                 at = end;
                 continue;

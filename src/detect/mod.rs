@@ -34,6 +34,7 @@ mod normalize;
 mod pack;
 mod pattern;
 mod validate;
+mod whole_value;
 
 #[cfg(test)]
 mod tests;
@@ -77,6 +78,10 @@ pub struct Hit {
     pub start: usize,
     pub end: usize,
     pub kind: KindId,
+    /// Whether a key rule (`key=value` text for a key of
+    /// `detectors/keys.yaml`) found the hit, which is then classified like
+    /// that key's value in JSON before [`Engine::find`] returns it.
+    pub(crate) from_key: bool,
 }
 
 /// Options that change the pack at startup.
@@ -207,6 +212,10 @@ pub struct Engine {
     dictionary: Option<DictionaryScanner>,
     keys: KeyTable,
     allow: AllowList,
+    /// Kinds of a credential after `Bearer ` and `Basic ` in a sensitive
+    /// field; `None` when the pack lacks the kind or it is disabled.
+    bearer_kind: Option<KindId>,
+    basic_auth_kind: Option<KindId>,
 }
 
 impl Engine {
@@ -385,6 +394,7 @@ impl Engine {
                     .map(|text| text.as_bytes().to_vec())
                     .collect(),
                 context_before,
+                from_key: false,
             });
             patterns.push(spec.pattern.as_str());
         }
@@ -424,6 +434,7 @@ impl Engine {
                 validator: Some(validate::Validator::Secret),
                 not_preceded_by: Vec::new(),
                 context_before: None,
+                from_key: true,
             });
             patterns.push(pattern.as_str());
         }
@@ -449,12 +460,18 @@ impl Engine {
         let allow = AllowList::new(&options.allow_values, &options.allow_patterns)
             .map_err(|source| BuildError::AllowPattern { source })?;
 
+        let enabled_kind = |name: &str| kind_id(name).filter(|_| !is_disabled(name));
+        let bearer_kind = enabled_kind("BEARER_TOKEN");
+        let basic_auth_kind = enabled_kind("BASIC_AUTH");
+
         Ok(Engine {
             kinds,
             patterns,
             dictionary,
             keys,
             allow,
+            bearer_kind,
+            basic_auth_kind,
         })
     }
 
@@ -475,6 +492,9 @@ impl Engine {
         hits.clear();
         if let Some(patterns) = &self.patterns {
             patterns.find(lead, text, hits);
+            if hits.iter().any(|hit| hit.from_key) {
+                self.classify_key_hits(text, hits);
+            }
         }
         if let Some(dictionary) = &self.dictionary {
             let regex_hits = hits.len();

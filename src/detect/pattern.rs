@@ -43,6 +43,9 @@ pub(crate) struct Rule {
     pub(crate) validator: Option<Validator>,
     pub(crate) not_preceded_by: Vec<Vec<u8>>,
     pub(crate) context_before: Option<ContextBefore>,
+    /// Whether the rule finds the value of a sensitive key in text; see
+    /// [`Hit::from_key`].
+    pub(crate) from_key: bool,
 }
 
 pub(crate) struct PatternScanner {
@@ -234,6 +237,7 @@ impl PatternScanner {
             start: value_start,
             end: value_end,
             kind: rule.kind,
+            from_key: rule.from_key,
         })
     }
 }

@@ -236,6 +236,7 @@ fn phone_rejects_look_alikes() {
         "[09/Sep/2024:09:42:51 +0000]",
         "offset +12345 bytes",
         "t=2024-07-09T10:01:17+02:00",
+        "2025-04-22T09:08:22.002392371+00:00 LOG:",
     ]);
 }
 
@@ -836,6 +837,44 @@ fn session_cookies_only() {
             .collect();
         assert_eq!(values, expected, "text: {text}");
     }
+}
+
+#[test]
+fn keyed_value_takes_detected_kind() {
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJlLXBhcnQ";
+    let logfmt = format!("level=debug authorization=\"Bearer {jwt}\" status=401");
+    assert_finds(&[
+        (&logfmt, "JWT", jwt),
+        ("client.address=203.0.113.9 ok", "IPV4", "203.0.113.9"),
+        (
+            "authorization=\"Basic dXNlcjpwYXNzd29yZA==\" ok",
+            "BASIC_AUTH",
+            "dXNlcjpwYXNzd29yZA==",
+        ),
+        (
+            "client.address=kiosk-7.example ok",
+            "ADDRESS",
+            "kiosk-7.example",
+        ),
+        (
+            "session_id=Zm9vYmFyYmF6cXV4 ok",
+            "SECRET",
+            "Zm9vYmFyYmF6cXV4",
+        ),
+    ]);
+}
+
+#[test]
+fn keyed_scheme_kind_falls_back_to_key() {
+    let options = EngineOptions {
+        disabled_kinds: vec!["BEARER_TOKEN".into()],
+        ..EngineOptions::default()
+    };
+    let engine = Engine::builtin(&options).unwrap();
+    assert_eq!(
+        found(&engine, "authorization=\"Bearer opaqueValue123\" ok"),
+        vec![("SECRET".to_owned(), "opaqueValue123".to_owned())]
+    );
 }
 
 #[test]

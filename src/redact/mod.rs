@@ -45,23 +45,22 @@ impl Redactor {
     }
 
     /// Appends the token of a whole value of a sensitive field whose key
-    /// names `kind`, and counts it as a hit. A value that a detector finds
-    /// whole (an e-mail under `username`) keeps the detector's kind, so it
-    /// gets the same token as in free text.
-    ///
-    /// An HTTP authentication scheme in front of the credential
-    /// (`Bearer <token>`, `Basic <b64>`) is kept, so an `authorization` field
-    /// still shows its scheme and the token joins the same credential found
-    /// in a header line.
+    /// names `kind`, and counts it as a hit. An HTTP authentication scheme
+    /// in front of the credential (`Bearer <token>`) is kept, and the
+    /// credential gets the kind a detector finds for it alone, else the
+    /// kind the scheme names, else `kind` (see
+    /// [`Engine::classify_whole_value`]). So an `authorization` field shows
+    /// its scheme, and its token joins the same credential found in a
+    /// header line.
     pub(crate) fn push_whole_value_token(&self, kind: KindId, value: &str, out: &mut String) {
-        let (scheme, value) = split_auth_scheme(value);
-        out.push_str(scheme);
-        let kind = self.whole_value_kind(value).unwrap_or(kind);
         let engine = &self.engine;
-        let normalized = engine.normalize(kind, value);
+        let whole = engine.classify_whole_value(value, kind);
+        let (scheme, credential) = value.split_at(whole.scheme_len);
+        out.push_str(scheme);
+        let normalized = engine.normalize(whole.kind, credential);
         self.tokenizer
-            .push_token(engine.kind_name(kind), &normalized, out);
-        self.count_hit(engine.kind_index(kind));
+            .push_token(engine.kind_name(whole.kind), &normalized, out);
+        self.count_hit(engine.kind_index(whole.kind));
     }
 
     /// Reports whether a whole value under a sensitive key must stay as it
@@ -72,42 +71,5 @@ impl Redactor {
 
     fn count_hit(&self, kind_index: usize) {
         self.hit_counts[kind_index].fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Splits `Bearer ` or `Basic ` (any ASCII case, one or more spaces) off the
-/// front of a credential, when a credential follows.
-fn split_auth_scheme(value: &str) -> (&str, &str) {
-    for scheme in ["bearer", "basic"] {
-        let Some(head) = value.get(..scheme.len()) else {
-            continue;
-        };
-        if !head.eq_ignore_ascii_case(scheme) {
-            continue;
-        }
-        let rest = &value[scheme.len()..];
-        let credential = rest.trim_start_matches(' ');
-        if credential.len() < rest.len() && !credential.is_empty() {
-            return value.split_at(value.len() - credential.len());
-        }
-    }
-    ("", value)
-}
-
-#[cfg(test)]
-mod scheme_tests {
-    use super::split_auth_scheme;
-
-    #[test]
-    fn auth_scheme_split() {
-        assert_eq!(split_auth_scheme("Bearer abc"), ("Bearer ", "abc"));
-        assert_eq!(
-            split_auth_scheme("basic  dXNlcjpw"),
-            ("basic  ", "dXNlcjpw")
-        );
-        assert_eq!(split_auth_scheme("Bearer "), ("", "Bearer "));
-        assert_eq!(split_auth_scheme("Bearerabc"), ("", "Bearerabc"));
-        assert_eq!(split_auth_scheme("secret"), ("", "secret"));
-        assert_eq!(split_auth_scheme("é"), ("", "é"));
     }
 }

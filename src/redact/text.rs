@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 
 use super::Redactor;
-use crate::detect::{Hit, KindId};
+use crate::detect::Hit;
 
 /// Hit buffers start this large so most strings never grow them.
 const INITIAL_HITS: usize = 16;
@@ -49,23 +49,6 @@ impl Redactor {
             return redacted;
         }
         self.redact_text(key, text)
-    }
-
-    /// Returns the kind of the one hit that covers all of `value`, if the
-    /// detectors find exactly that, so a sensitive field's value is reported
-    /// under the same kind (and token) as the same value in free text.
-    pub(crate) fn whole_value_kind(&self, value: &str) -> Option<KindId> {
-        let find = |hits: &mut Vec<Hit>| {
-            self.engine().find(value, hits);
-            match hits.as_slice() {
-                [hit] if hit.start == 0 && hit.end == value.len() => Some(hit.kind),
-                _ => None,
-            }
-        };
-        HITS.with(|hits| match hits.try_borrow_mut() {
-            Ok(mut hits) => find(&mut hits),
-            Err(_) => find(&mut Vec::new()),
-        })
     }
 
     fn redact_with<'a>(&self, lead: &str, text: &'a str, hits: &mut Vec<Hit>) -> Cow<'a, str> {

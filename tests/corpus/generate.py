@@ -1016,7 +1016,10 @@ class Layouts:
         elif choice == 4:
             document = {
                 "http": {"method": self.pick(METHODS), "path": self.pick(PATHS), "status": 401,
-                         "headers": {"authorization": S("Bearer ", P("SECRET", v.opaque_token())),
+                         # The credential after `Bearer` is a bearer token, whatever
+                         # the key; a value under a sensitive key gets the kind of
+                         # what it holds, as the same value in text does.
+                         "headers": {"authorization": S("Bearer ", P("BEARER_TOKEN", v.opaque_token())),
                                      "cookie": P("SECRET", f"session_id={v.session()}; theme=dark"),
                                      "user-agent": "curl/8.5.0"}},
                 "session_id": P("SECRET", v.session()),
@@ -1219,8 +1222,16 @@ class Layouts:
         v = self.v
         if self.maybe(0.5):
             line = Line("otlp.attributes")
+            # `client.address` holds the client's IP address, or its host name
+            # when one is known. An address is labeled IPV4 like any other,
+            # and only a host name keeps the key's kind.
+            if self.maybe(0.5):
+                client = P("IPV4", v.ipv4())
+            else:
+                client = P("ADDRESS", f"{self.pick(['laptop', 'desk', 'kiosk', 'pos'])}-{self.rng.randint(1, 99)}."
+                                      f"{self.pick(['corp', 'office', 'branch'])}.example")
             line.add("span ", D("span_id", v.hex_id(16)), " trace ", D("trace_id", v.hex_id(32)),
-                     " attributes={client.address=", P("ADDRESS", v.ipv4()), ", enduser.id=", P("USER", v.user_id()),
+                     " attributes={client.address=", client, ", enduser.id=", P("USER", v.user_id()),
                      ", user.email=", P("EMAIL", v.email()), ", http.response.status_code=",
                      D("http_status", "200"), ", net.peer.port=", D("port", str(self.rng.randint(1024, 65535))), "}")
             return [line]

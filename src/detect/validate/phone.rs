@@ -58,8 +58,12 @@ pub(super) fn check_international(
     let rest = match candidate {
         [b'+', rest @ ..] => rest,
         [b'0', b'0', rest @ ..] => {
-            // `12:00 33 …` is a time, and `ff 00 33 …` a hex dump.
-            if before == Some(b':') || preceded_by_number(haystack, start, b' ') {
+            // `12:00 33 …` is a time, `ff 00 33 …` a hex dump, and
+            // `08:22.002392371` the fraction of a second.
+            if before == Some(b':')
+                || preceded_by_number(haystack, start, b' ')
+                || preceded_by_number(haystack, start, b'.')
+            {
                 return None;
             }
             rest.strip_prefix(b" ").unwrap_or(rest)

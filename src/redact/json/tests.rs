@@ -226,6 +226,45 @@ fn key_context_same_token_as_text() {
 }
 
 #[test]
+fn authorization_keeps_scheme_and_kind() {
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJlLXBhcnQ";
+    let cases = [
+        (format!("Bearer {jwt}"), "Bearer JWT_k1_"),
+        (
+            "Bearer opaqueValue123".to_owned(),
+            "Bearer BEARER_TOKEN_k1_",
+        ),
+        (
+            "Basic dXNlcjpwYXNzd29yZA==".to_owned(),
+            "Basic BASIC_AUTH_k1_",
+        ),
+        ("opaqueValue123".to_owned(), "SECRET_k1_"),
+    ];
+    for (value, prefix) in cases {
+        let input = format!(r#"{{"authorization":"{value}"}}"#);
+        let output = redact(&input);
+        let redacted = parse(&output)["authorization"].as_str().unwrap().to_owned();
+        assert!(redacted.starts_with(prefix), "{input} gave {output}");
+    }
+}
+
+#[test]
+fn keyed_value_same_token_in_text_and_json() {
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJlLXBhcnQ";
+    let cases = [
+        (format!("Bearer {jwt}"), "authorization"),
+        ("Bearer opaqueValue123".to_owned(), "authorization"),
+        ("203.0.113.9".to_owned(), "client.address"),
+    ];
+    for (value, key) in cases {
+        let json = redact(&format!(r#"{{"{key}":"{value}"}}"#));
+        let text = redact(&format!(r#"{key}="{value}""#));
+        let json_value = parse(&json)[key].as_str().unwrap().to_owned();
+        assert_eq!(text, format!(r#"{key}="{json_value}""#), "{value}");
+    }
+}
+
+#[test]
 fn allowed_values_pass() {
     let options = EngineOptions {
         allow_values: vec!["noreply@example.com".to_string()],

@@ -1,0 +1,128 @@
+//! Whole values of sensitive keys (`authorization`, `client.address`, see
+//! `detectors/keys.yaml`): which part of the value is tokenized and as
+//! which kind. JSON fields, OTLP attributes and `key=value` text all go
+//! through here, so one value gets one token wherever it is written.
+//!
+//! An HTTP authentication scheme in front of the credential (`Bearer `,
+//! `Basic `) stays readable. The credential gets the kind that a detector
+//! finds for it alone (a JWT, a GitHub token, an IPv4 address), else the
+//! kind its scheme names (`BEARER_TOKEN`, `BASIC_AUTH`), else the key's
+//! kind. This module never changes text.
+
+use std::cell::RefCell;
+
+use super::{Engine, Hit, KindId};
+
+thread_local! {
+    /// Hits of a credential scanned alone, kept per thread so that
+    /// classifying allocates only on first use in a thread.
+    static CREDENTIAL_HITS: RefCell<Vec<Hit>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The part of a whole value to tokenize and its kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WholeValue {
+    /// Bytes of authentication scheme at the start of the value, kept as
+    /// they are.
+    pub(crate) scheme_len: usize,
+    pub(crate) kind: KindId,
+}
+
+/// An HTTP authentication scheme that can stand in front of a credential.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AuthScheme {
+    Bearer,
+    Basic,
+}
+
+impl Engine {
+    /// Classifies `value`, the whole value of a field whose key names
+    /// `key_kind`.
+    pub(crate) fn classify_whole_value(&self, value: &str, key_kind: KindId) -> WholeValue {
+        let (scheme, credential) = split_auth_scheme(value);
+        let scheme_kind = scheme.and_then(|(scheme, _)| match scheme {
+            AuthScheme::Bearer => self.bearer_kind,
+            AuthScheme::Basic => self.basic_auth_kind,
+        });
+        let kind = self
+            .detected_kind(credential)
+            .or(scheme_kind)
+            .unwrap_or(key_kind);
+        WholeValue {
+            scheme_len: scheme.map_or(0, |(_, len)| len),
+            kind,
+        }
+    }
+
+    /// Returns the kind of the one hit that covers all of `value`, if the
+    /// detectors find exactly that, so a field's value gets the same kind
+    /// (and token) as the same value in free text.
+    fn detected_kind(&self, value: &str) -> Option<KindId> {
+        let find = |hits: &mut Vec<Hit>| {
+            self.find(value, hits);
+            match hits.as_slice() {
+                [hit] if hit.start == 0 && hit.end == value.len() => Some(hit.kind),
+                _ => None,
+            }
+        };
+        CREDENTIAL_HITS.with(|hits| match hits.try_borrow_mut() {
+            Ok(mut hits) => find(&mut hits),
+            // Reached when a credential holds a keyed value itself, whose
+            // credential is then classified with this one still borrowed.
+            Err(_) => find(&mut Vec::new()),
+        })
+    }
+
+    /// Classifies the hits of key rules in `text` like whole values of
+    /// their keys: each loses its scheme and may change its kind.
+    pub(crate) fn classify_key_hits(&self, text: &str, hits: &mut [Hit]) {
+        for hit in hits.iter_mut().filter(|hit| hit.from_key) {
+            let whole = self.classify_whole_value(&text[hit.start..hit.end], hit.kind);
+            hit.start += whole.scheme_len;
+            hit.kind = whole.kind;
+            hit.from_key = false;
+        }
+    }
+}
+
+/// Splits `Bearer ` or `Basic ` (any ASCII case, one or more spaces) off the
+/// front of a credential, when a credential follows. Returns the scheme
+/// with its length in bytes, spaces included, and the credential.
+pub(crate) fn split_auth_scheme(value: &str) -> (Option<(AuthScheme, usize)>, &str) {
+    for (name, scheme) in [("bearer", AuthScheme::Bearer), ("basic", AuthScheme::Basic)] {
+        let Some(head) = value.get(..name.len()) else {
+            continue;
+        };
+        if !head.eq_ignore_ascii_case(name) {
+            continue;
+        }
+        let rest = &value[name.len()..];
+        let credential = rest.trim_start_matches(' ');
+        if credential.len() < rest.len() && !credential.is_empty() {
+            let scheme_len = value.len() - credential.len();
+            return (Some((scheme, scheme_len)), credential);
+        }
+    }
+    (None, value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AuthScheme, split_auth_scheme};
+
+    #[test]
+    fn auth_scheme_split() {
+        assert_eq!(
+            split_auth_scheme("Bearer abc"),
+            (Some((AuthScheme::Bearer, 7)), "abc")
+        );
+        assert_eq!(
+            split_auth_scheme("basic  dXNlcjpw"),
+            (Some((AuthScheme::Basic, 7)), "dXNlcjpw")
+        );
+        assert_eq!(split_auth_scheme("Bearer "), (None, "Bearer "));
+        assert_eq!(split_auth_scheme("Bearerabc"), (None, "Bearerabc"));
+        assert_eq!(split_auth_scheme("secret"), (None, "secret"));
+        assert_eq!(split_auth_scheme("é"), (None, "é"));
+    }
+}
