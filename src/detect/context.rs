@@ -8,7 +8,7 @@
 //! value) comes with a lead: the text that stands before it in the record,
 //! such as the JSON document up to the value or the attribute's key. The
 //! window reaches back into the lead as if the two were one line joined by
-//! a space, so `"nhs": "943 476 5919"` and the attribute `nhs` count as
+//! a space, so `"nhs": "401 023 2137"` and the attribute `nhs` count as
 //! context. A value that is not at the start of its text never reads the
 //! lead past a newline in the text.
 

@@ -482,8 +482,7 @@ impl Engine {
     }
 
     /// Finds personal data in `text` like [`Engine::find`], for a value
-    /// taken out of a record: `lead` is the text that stands before it
-    /// there, such as a JSON document up to the value or an attribute's
+    /// taken out of a record: `lead` is the text before it there, such as a JSON document up to the value or an attribute's
     /// key. Only context words (`context_before` in the pack) read the lead,
     /// as if it and `text` were one line joined by a space, so
     /// `"routing_number": "021000021"` counts as a keyed routing number.

@@ -67,7 +67,7 @@ impl Engine {
         };
         CREDENTIAL_HITS.with(|hits| match hits.try_borrow_mut() {
             Ok(mut hits) => find(&mut hits),
-            // Reached when a credential holds a keyed value itself, whose
+            // Reached when a credential contains a keyed value itself, whose
             // credential is then classified with this one still borrowed.
             Err(_) => find(&mut Vec::new()),
         })

@@ -42,8 +42,8 @@ impl Redactor {
 
     /// Redacts the value of a field named `key` (an OTLP attribute's dotted
     /// path): a JSON document as in [`Redactor::redact`], other text with
-    /// the key read as context, so `nhs` = `9434765919` is found as it is
-    /// in `nhs=9434765919`.
+    /// the key read as context, so `nhs` = `4010232137` is found as it is
+    /// in `nhs=4010232137`.
     pub fn redact_field<'a>(&self, key: &str, text: &'a str) -> Cow<'a, str> {
         if let Some(redacted) = super::json::redact_document(self, text) {
             return redacted;

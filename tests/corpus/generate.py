@@ -1016,9 +1016,9 @@ class Layouts:
         elif choice == 4:
             document = {
                 "http": {"method": self.pick(METHODS), "path": self.pick(PATHS), "status": 401,
-                         # The credential after `Bearer` is a bearer token, whatever
-                         # the key; a value under a sensitive key gets the kind of
-                         # what it holds, as the same value in text does.
+                         # The credential after `Bearer` is a bearer token whatever
+                         # the key. A value under a sensitive key gets the kind of
+                         # its contents, as the same value in text does.
                          "headers": {"authorization": S("Bearer ", P("BEARER_TOKEN", v.opaque_token())),
                                      "cookie": P("SECRET", f"session_id={v.session()}; theme=dark"),
                                      "user-agent": "curl/8.5.0"}},
@@ -1222,7 +1222,7 @@ class Layouts:
         v = self.v
         if self.maybe(0.5):
             line = Line("otlp.attributes")
-            # `client.address` holds the client's IP address, or its host name
+            # `client.address` contains the client's IP address, or its host name
             # when one is known. An address is labeled IPV4 like any other,
             # and only a host name keeps the key's kind.
             if self.maybe(0.5):
@@ -1277,14 +1277,14 @@ class ExtendedLayouts(Layouts):
            "de_tax_id", "cpf", "sin", "aadhaar", "cn_resident_id", "personnummer"]
 
     # How a sentence names an id whose bare form is only digits. A bare run
-    # of 9 to 15 digits with no word naming it cannot be told from an order
-    # number, a counter or a phone number: about one random 9-digit number
-    # in ten passes the ABA checksum, and one in eleven passes the BSN
-    # 11-proof. So the detectors take such runs only after a word like
-    # these, and the sentences say what the number is, as log lines that
-    # report a verified id do. Ids with letters, dashes or a fixed grouping
-    # are found by their shape, so their sentences keep the bare
-    # `document` to test that.
+    # of 9 to 15 digits with no word naming it cannot be distinguished from
+    # an order number, a counter or a phone number, because about one
+    # random 9-digit number in ten passes the ABA checksum, and one in
+    # eleven passes the BSN 11-proof. So the detectors take such runs only
+    # after a word like these, and the sentences say what the number is, as
+    # log lines that report a verified id do. Ids with letters, dashes or a
+    # fixed grouping are found by their shape, so their sentences keep the
+    # bare `document` to test that.
     ID_LABELS = {
         "imei": ["IMEI", "device IMEI"],
         "aba": ["routing number", "ABA", "RTN"],
@@ -1317,7 +1317,7 @@ class ExtendedLayouts(Layouts):
             line.add(noun, " ", before, label, after, " verified for request ", D("uuid", self.v.uuid()))
         else:
             # The field is named after the id, as in the logfmt and JSON
-            # layouts, and not a bare `number=`, which says nothing.
+            # layouts, and not a bare `number=`, which names no id.
             line = Line(f"ext.cri.{name}")
             line.add(D("timestamp", self.v.cri_time()), f" stdout F kyc: {name}='", label, "' status=ok")
         return [line]
@@ -1360,7 +1360,7 @@ class ExtendedLayouts(Layouts):
     def userinfo(self):
         # A connection URL carries a service account and its password. Only
         # the password is labeled, as PASSWORD like a `password=` field, so
-        # one password gets one token wherever it is written; the account
+        # one password gets one token wherever it is written. The account
         # names a service, not a person, and stays readable.
         account = self.pick(["app", "orders_rw", "replicator", "svc-billing", "airflow", "readonly"])
         password = self.v.chars(ALNUM + "!$*", 12)
