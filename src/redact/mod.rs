@@ -47,7 +47,9 @@ impl Redactor {
     /// Appends the token of a whole value of a sensitive field whose key
     /// names `kind`, and counts it as a hit. A value that a detector finds
     /// whole (an e-mail under `username`) keeps the detector's kind, so it
-    /// gets the same token as in free text.
+    /// gets the same token as in free text. A value shaped like a personal
+    /// name under a key such as `user.name` is reported as PERSON_NAME (see
+    /// [`Engine::key_value_kind`]).
     ///
     /// An HTTP authentication scheme in front of the credential
     /// (`Bearer <token>`, `Basic <b64>`) is kept, so an `authorization` field
@@ -56,8 +58,10 @@ impl Redactor {
     pub(crate) fn push_whole_value_token(&self, kind: KindId, value: &str, out: &mut String) {
         let (scheme, value) = split_auth_scheme(value);
         out.push_str(scheme);
-        let kind = self.whole_value_kind(value).unwrap_or(kind);
         let engine = &self.engine;
+        let kind = self
+            .whole_value_kind(value)
+            .unwrap_or_else(|| engine.key_value_kind(kind, value));
         let normalized = engine.normalize(kind, value);
         self.tokenizer
             .push_token(engine.kind_name(kind), &normalized, out);
@@ -93,6 +97,9 @@ fn split_auth_scheme(value: &str) -> (&str, &str) {
     }
     ("", value)
 }
+
+#[cfg(test)]
+mod person_name_tests;
 
 #[cfg(test)]
 mod scheme_tests {
