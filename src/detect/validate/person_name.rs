@@ -152,7 +152,9 @@ const NAME_COLUMNS: &[&str] = &[
 pub(super) fn check_field(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
     secret::check_value(text.as_bytes(), start, end)?;
     if is_quoted(text, start) {
-        return Some((start, end));
+        // A doubled quote inside an SQL string (`'O''Brien'`) ended the
+        // key rule's value early; the SQL column rule takes the whole value.
+        return (!text[end..].starts_with("''")).then_some((start, end));
     }
     let run = read_run(text, start);
     Some((start, end.max(run.end)))
@@ -276,9 +278,9 @@ fn read_run(text: &str, start: usize) -> Run {
     run
 }
 
-/// Returns the end of the word at `start`: letters, with `'`, `’` and `-`
-/// allowed between letters, and a `.` after a single capital letter (an
-/// initial).
+/// Returns the end of the word at `start`: letters, with `'`, `’`, `-` and
+/// SQL's doubled `''` allowed between letters, and a `.` after a single
+/// capital letter (an initial).
 fn word_end(text: &str, start: usize) -> usize {
     let mut end = start;
     let mut letters = 0;
@@ -293,6 +295,18 @@ fn word_end(text: &str, start: usize) -> usize {
             && letters > 0
             && chars.peek().is_some_and(|&(_, next)| next.is_alphabetic());
         if joins {
+            continue;
+        }
+        // SQL writes the apostrophe of `O'Brien` as `O''Brien`.
+        let doubled_quote = c == '\''
+            && letters > 0
+            && text[start + offset + 1..].starts_with('\'')
+            && text[start + offset + 2..]
+                .chars()
+                .next()
+                .is_some_and(char::is_alphabetic);
+        if doubled_quote {
+            chars.next();
             continue;
         }
         if c == '.' && letters == 1 && text[start..end].chars().all(char::is_uppercase) {
@@ -560,6 +574,18 @@ mod tests {
             );
         }
         assert_eq!(accepted(check_field, "full_name=null", "null"), None);
+    }
+
+    #[test]
+    fn sql_doubled_quote_inside_name() {
+        let update = "update t set holder='Siân O''Brien' where x=1";
+        assert_eq!(accepted(check_field, update, "Siân O"), None);
+        assert_eq!(
+            accepted(check_sql_column, update, "Siân O''Brien").as_deref(),
+            Some("Siân O''Brien")
+        );
+        let named = "update t set name='Siân O''Brien' where x=1";
+        assert!(accepted(check_sql_column, named, "Siân O''Brien").is_some());
     }
 
     #[test]
