@@ -89,15 +89,15 @@ def main():
     args = parser.parse_args()
 
     folder = Path(names.__file__).resolve().parent
-    kept = sorted(
+    given_names = sorted(
         name for name in read_names(folder)
         if len(name) >= MIN_LENGTH and name.isalpha() and name not in EXCLUDED
     )
     with open(args.output, "w", encoding="ascii") as out:
         out.write(HEADER)
-        for name in kept:
+        for name in given_names:
             out.write(name + "\n")
-    print(f"wrote {len(kept)} names to {args.output}")
+    print(f"wrote {len(given_names)} names to {args.output}")
 
 
 if __name__ == "__main__":

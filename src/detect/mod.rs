@@ -538,7 +538,8 @@ impl Engine {
 
     /// Normalizes a found value so that spellings of one identity are equal:
     /// e-mail lower case, cards digits only, phones `+` and digits, IBAN
-    /// upper case without spaces, IP addresses as `std::net` renders them.
+    /// upper case without spaces, IP addresses as `std::net` renders them,
+    /// personal names in lower case with single spaces.
     pub fn normalize<'a>(&self, kind: KindId, value: &'a str) -> Cow<'a, str> {
         self.kinds[kind.index()].normalizer.apply(value)
     }

@@ -1302,6 +1302,7 @@ class NameLayouts(Layouts):
         # SQL doubles a quote inside a string literal.
         sql_name = P("PERSON_NAME", name.value.replace("'", "''"))
         choice = rng.randrange(7)
+
         if choice == 0:
             document = {
                 "ts": D("timestamp", v.iso_time()), "msg": "refund issued",
@@ -1310,6 +1311,7 @@ class NameLayouts(Layouts):
                 "order_id": D("order_id", v.order_id()),
             }
             return [json_line("names.json.user", document, rng)]
+
         if choice == 1:
             document = {
                 "logger": D("class_name", self.pick(CLASS_NAMES)), "message": "profile updated",
@@ -1317,27 +1319,32 @@ class NameLayouts(Layouts):
                 "elapsed": D("duration", v.duration()),
             }
             return [json_line("names.json.actor", document, rng)]
+
         if choice == 2:
             line = Line("names.sql.insert")
             line.add(D("timestamp", v.iso_time()), " LOG:  statement: INSERT INTO customers (name, email, phone) VALUES ('",
                      sql_name, "', '", P("EMAIL", v.email()), "', '", P("PHONE", v.phone_e164()), "')")
             return [line]
+
         if choice == 3:
             line = Line("names.sql.update")
             line.add(D("timestamp", v.iso_time()), " DEBUG org.hibernate.SQL - update payment_methods set card_number='",
                      P("CREDIT_CARD", v.card()), "', holder='", sql_name, "' where order_ref='", D("order_id", v.order_id()), "'")
             return [line]
+
         if choice == 4:
             line = Line("names.kv")
             line.add(D("timestamp", v.cri_time()), " stdout F export row: name=", name, " ssn=", P("US_SSN", v.ssn()),
                      " worker name=", D("worker_name", f"worker-{rng.randint(1, 64)}"))
             return [line]
+
         if choice == 5:
             line = Line("names.sentence")
             line.add(D("timestamp", v.iso_time()), " WARN [main] c.a.p.", D("class_name", self.pick(CLASS_NAMES)),
                      " - SEPA mandate rejected for ", P("PERSON_NAME", v.person_name(CENSUS_GIVEN)),
                      " account ", P("IBAN", v.iban_compact()), " ref ", D("uuid", v.uuid()))
             return [line]
+
         line = Line("names.look_alikes")
         line.add(D("timestamp", v.iso_time()), " INFO ", D("product_name", self.pick(PRODUCT_NAMES)),
                  " client started: name=", D("class_name", self.pick(CLASS_NAMES)), " service.name=",

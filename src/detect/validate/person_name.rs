@@ -7,7 +7,7 @@
 //!
 //! Four checks use that shape:
 //! - [`check_field`]: the value of a key that names a person (`full_name=`,
-//!   `holder='…'`), whatever its shape; a bare value takes in the name
+//!   `holder='…'`), whatever its shape. A bare value takes in the name
 //!   words that follow it.
 //! - [`check_name_key`]: the value after a bare `name=`, taken only when it
 //!   is shaped like a name, because `name` is as often a service or a host.
@@ -36,8 +36,8 @@ static GIVEN_NAMES: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
         .collect()
 });
 
-/// The longest given name in bytes that the lookup folds; the longest in
-/// the list has 11 letters.
+/// Maximum bytes of a folded given name. The longest name in the list has
+/// 11 letters.
 const MAX_GIVEN_NAME_BYTES: usize = 16;
 
 const MIN_NAME_WORDS: usize = 2;
@@ -146,14 +146,14 @@ const NAME_COLUMNS: &[&str] = &[
 ];
 
 /// Checks the value of a key that names a person. A quoted value is taken
-/// whole; a bare value is extended over the name words that follow it, so
+/// whole, and a bare value is extended over the name words after it, so
 /// `full_name=Ana Lima age=4` gives `Ana Lima`. Placeholders such as `null`
 /// are rejected.
 pub(super) fn check_field(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
     secret::check_value(text.as_bytes(), start, end)?;
     if is_quoted(text, start) {
         // A doubled quote inside an SQL string (`'O''Brien'`) ended the
-        // key rule's value early; the SQL column rule takes the whole value.
+        // key rule's value early. The SQL column rule takes the whole value.
         return (!text[end..].starts_with("''")).then_some((start, end));
     }
     let run = read_run(text, start);
@@ -379,9 +379,9 @@ fn is_quoted(text: &str, start: usize) -> bool {
     )
 }
 
-/// Reports whether `key` (ASCII case insensitive) stands before the value at
-/// `start`, followed by `=` and optional spaces and quote, with no prefix
-/// glued to it.
+/// Reports whether `key` (ASCII case insensitive) comes right before the
+/// value at `start`, followed by `=` and optional spaces and quote, with no
+/// prefix glued to it.
 fn key_before_is_bare(haystack: &[u8], start: usize, key: &[u8]) -> bool {
     let mut before = &haystack[..start];
     if let [rest @ .., b'"' | b'\''] = before {

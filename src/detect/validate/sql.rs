@@ -42,7 +42,7 @@ pub(super) fn column_is(column: &[u8], name: &[u8]) -> bool {
     unquoted.eq_ignore_ascii_case(name)
 }
 
-/// Bytes of a column name, quoted or not, as it stands before `=`.
+/// Bytes of a column name, quoted or not, as written before `=`.
 fn is_column_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'"' | b'`' | b'[' | b']')
 }
