@@ -21,6 +21,8 @@
 //!   smaller detector pack kept in `benches/data/first-pack.yaml`, so the
 //!   cost of the full pack shows as a ratio within one run;
 //! - `redact`: `Redactor::redact` per line with the built-in pack;
+//! - `redact_without_names`: the same with PERSON_NAME disabled, so the
+//!   cost of the name rules (given-name list included) shows as a ratio;
 //! - `redact_dict_100k`: the same with a generated 100,000-term word list.
 
 use std::hint::black_box;
@@ -139,6 +141,11 @@ fn benchmarks(c: &mut Criterion) {
         Tokenizer::new(Key::generate("bench")),
     );
 
+    let without_names = redactor(&EngineOptions {
+        disabled_kinds: vec!["PERSON_NAME".into()],
+        ..EngineOptions::default()
+    });
+
     let mut list = tempfile::NamedTempFile::new().expect("temporary word list");
     write_dictionary(&mut list);
     list.flush().expect("flushing the word list");
@@ -197,6 +204,13 @@ fn benchmarks(c: &mut Criterion) {
         b.iter(|| {
             for line in &lines {
                 black_box(plain.redact(black_box(line)));
+            }
+        })
+    });
+    group.bench_function("redact_without_names", |b| {
+        b.iter(|| {
+            for line in &lines {
+                black_box(without_names.redact(black_box(line)));
             }
         })
     });

@@ -23,6 +23,10 @@ pub(crate) const BUILTIN_KEYS: &str = include_str!("../../detectors/keys.yaml");
 pub(crate) struct KeyList {
     #[serde(default)]
     pub(crate) kinds: Vec<KeyKindSpec>,
+    /// Kinds whose whole values are reported as PERSON_NAME when they are
+    /// shaped like a personal name.
+    #[serde(default)]
+    pub(crate) full_name_kinds: Vec<String>,
     /// Kind name to the field names of that kind.
     pub(crate) keys: Vec<(String, Vec<String>)>,
 }
@@ -42,12 +46,15 @@ pub(crate) fn parse(yaml: &str) -> Result<KeyList, String> {
     struct RawKeyList {
         #[serde(default)]
         kinds: Vec<KeyKindSpec>,
+        #[serde(default)]
+        full_name_kinds: Vec<String>,
         keys: indexmap_free::OrderedMap,
     }
 
     let raw: RawKeyList = serde_saphyr::from_str(yaml).map_err(|error| error.to_string())?;
     Ok(KeyList {
         kinds: raw.kinds,
+        full_name_kinds: raw.full_name_kinds,
         keys: raw.keys.0,
     })
 }

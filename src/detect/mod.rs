@@ -53,6 +53,8 @@ const BUILTIN_PACK: &str = include_str!("../../detectors/builtin.yaml");
 const BUILTIN_PACK_NAME: &str = "detectors/builtin.yaml";
 const BUILTIN_KEYS_NAME: &str = "detectors/keys.yaml";
 const CUSTOM_PACK_NAME: &str = "detector pack";
+/// The kind that name checks report and `full_name_kinds` turn into.
+const PERSON_NAME: &str = "PERSON_NAME";
 
 /// Identifies a kind of personal data (`EMAIL`, `IPV4`, …) within one engine.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -211,6 +213,10 @@ pub struct Engine {
     patterns: Option<PatternScanner>,
     dictionary: Option<DictionaryScanner>,
     keys: KeyTable,
+    /// Kinds of sensitive keys whose values shaped like a personal name
+    /// are reported as `person_name` (`full_name_kinds` in keys.yaml).
+    full_name_kinds: Vec<KindId>,
+    person_name: Option<KindId>,
     allow: AllowList,
     /// Kinds of a credential after `Bearer ` and `Basic ` in a sensitive
     /// field; `None` when the pack lacks the kind or it is disabled.
@@ -417,9 +423,25 @@ impl Engine {
                 keys.insert(key, kind);
             }
         }
+        let person_name = kind_id(PERSON_NAME).filter(|_| !is_disabled(PERSON_NAME));
+        let full_name_kinds = match person_name {
+            Some(_) => key_list
+                .full_name_kinds
+                .iter()
+                .filter_map(|name| kind_id(name))
+                .collect(),
+            None => Vec::new(),
+        };
+
         let key_patterns = keys.text_patterns();
         for (kind, pattern) in &key_patterns {
             let id = format!("keyed-{}", kinds[kind.index()].name.to_ascii_lowercase());
+            // A bare name value stops at the first space, so the name check
+            // takes in the name words after it.
+            let validator = match Some(*kind) == person_name {
+                true => validate::Validator::PersonNameField,
+                false => validate::Validator::Secret,
+            };
             let regex = pattern::compile_rule(pattern).map_err(|source| BuildError::Pattern {
                 pack: BUILTIN_KEYS_NAME,
                 line: 0,
@@ -431,7 +453,7 @@ impl Engine {
                 kind: *kind,
                 regex,
                 groups: vec![1, 2, 3],
-                validator: Some(validate::Validator::Secret),
+                validator: Some(validator),
                 not_preceded_by: Vec::new(),
                 context_before: None,
                 from_key: true,
@@ -469,6 +491,8 @@ impl Engine {
             patterns,
             dictionary,
             keys,
+            full_name_kinds,
+            person_name,
             allow,
             bearer_kind,
             basic_auth_kind,
@@ -544,7 +568,8 @@ impl Engine {
 
     /// Normalizes a found value so that spellings of one identity are equal:
     /// e-mail lower case, cards digits only, phones `+` and digits, IBAN
-    /// upper case without spaces, IP addresses as `std::net` renders them.
+    /// upper case without spaces, IP addresses as `std::net` renders them,
+    /// personal names in lower case with single spaces.
     pub fn normalize<'a>(&self, kind: KindId, value: &'a str) -> Cow<'a, str> {
         self.kinds[kind.index()].normalizer.apply(value)
     }
@@ -555,6 +580,21 @@ impl Engine {
     /// matches the field's whole dotted name or its last segments.
     pub fn sensitive_key_kind(&self, field: &str) -> Option<KindId> {
         self.keys.kind_of(field)
+    }
+
+    /// Returns the kind to report the whole value of a sensitive field of
+    /// `kind` as: PERSON_NAME when `kind` is one of `full_name_kinds` in
+    /// `detectors/keys.yaml` and the value is shaped like a personal name
+    /// (`"user": {"name": "Ana Lima"}`), otherwise `kind`.
+    pub fn key_value_kind(&self, kind: KindId, value: &str) -> KindId {
+        match self.person_name {
+            Some(person_name)
+                if self.full_name_kinds.contains(&kind) && validate::is_full_name(value) =>
+            {
+                person_name
+            }
+            _ => kind,
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::Deserialize;
+use unicode_normalization::UnicodeNormalization;
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -37,6 +38,10 @@ pub(crate) enum Normalizer {
     /// The last ten digits, YYMMDDNNNC, so that a Swedish personnummer
     /// written with and without its century gets one token.
     Personnummer,
+    /// Unicode NFC and lower case, with each run of whitespace made one
+    /// space and none at either end, so `Conor  Fisher` and `conor fisher`
+    /// get one token.
+    PersonName,
 }
 
 impl Normalizer {
@@ -56,6 +61,7 @@ impl Normalizer {
             Normalizer::Mac => mac(value),
             Normalizer::AlphanumericUpper => alphanumeric_upper(value),
             Normalizer::Personnummer => last_ten_digits(value),
+            Normalizer::PersonName => person_name(value),
         }
     }
 }
@@ -129,6 +135,15 @@ fn alphanumeric_upper(value: &str) -> Cow<'_, str> {
             .map(|c| c.to_ascii_uppercase())
             .collect(),
     )
+}
+
+fn person_name(value: &str) -> Cow<'_, str> {
+    let lower: String = value.nfc().flat_map(char::to_lowercase).collect();
+    let joined = lower.split_whitespace().collect::<Vec<_>>().join(" ");
+    match joined == value {
+        true => Cow::Borrowed(value),
+        false => Cow::Owned(joined),
+    }
 }
 
 fn last_ten_digits(value: &str) -> Cow<'_, str> {
@@ -359,5 +374,23 @@ mod tests {
             "7e:25:ee:ac:25:0f"
         );
         assert_eq!(Normalizer::Mac.apply("9643.f0ce.0cd6"), "96:43:f0:ce:0c:d6");
+    }
+
+    #[test]
+    fn person_name_folds_case_and_spaces() {
+        let cases = [
+            ("Conor Fisher", "conor fisher"),
+            ("  conor \t Fisher ", "conor fisher"),
+            ("ÉLISE MASSE", "élise masse"),
+            // `e` and a combining acute accent compose to `é`.
+            ("Rene\u{301} Philippe", "rené philippe"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(Normalizer::PersonName.apply(input), expected, "{input:?}");
+        }
+        assert!(matches!(
+            Normalizer::PersonName.apply("ana lima"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

@@ -626,6 +626,7 @@ fn token_key_forms() {
 }
 
 mod national_ids;
+mod person_names;
 
 // --- Secrets: credential forms, provider keys and key blocks ---
 
@@ -960,7 +961,7 @@ fn email_forms() {
             "EMAIL",
             "Ann.Lee+news@Mail.Example.COM",
         ),
-        ("From: \"Ann Lee\" <ann@b.co>", "EMAIL", "ann@b.co"),
+        ("From: \"Billing Team\" <ann@b.co>", "EMAIL", "ann@b.co"),
         (
             "GET /u?email=a.b%40example.com&x=1",
             "EMAIL",

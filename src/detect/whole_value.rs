@@ -7,7 +7,9 @@
 //! `Basic `) stays readable. The credential gets the kind that a detector
 //! finds for it alone (a JWT, a GitHub token, an IPv4 address), else the
 //! kind its scheme names (`BEARER_TOKEN`, `BASIC_AUTH`), else the key's
-//! kind. This module never changes text.
+//! kind, turned into PERSON_NAME where the key holds logins (`user.name`)
+//! and the value is shaped like a full name. This module never changes
+//! text.
 
 use std::cell::RefCell;
 
@@ -47,7 +49,7 @@ impl Engine {
         let kind = self
             .detected_kind(credential)
             .or(scheme_kind)
-            .unwrap_or(key_kind);
+            .unwrap_or_else(|| self.key_value_kind(key_kind, credential));
         WholeValue {
             scheme_len: scheme.map_or(0, |(_, len)| len),
             kind,

@@ -48,7 +48,8 @@ impl Redactor {
     /// names `kind`, and counts it as a hit. An HTTP authentication scheme
     /// in front of the credential (`Bearer <token>`) is kept, and the
     /// credential gets the kind a detector finds for it alone, else the
-    /// kind the scheme names, else `kind` (see
+    /// kind the scheme names, else `kind` or PERSON_NAME for a full name
+    /// under a key such as `user.name` (see
     /// [`Engine::classify_whole_value`]). So an `authorization` field shows
     /// its scheme, and its token joins the same credential found in a
     /// header line.
@@ -73,3 +74,6 @@ impl Redactor {
         self.hit_counts[kind_index].fetch_add(1, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod person_name_tests;

@@ -4,7 +4,9 @@
 Writes `labeled.jsonl` (kinds the built-in pack detects today, including the
 whole-value kinds of `detectors/keys.yaml`) and `labeled_extended.jsonl`
 (national ids and vendor secrets whose detectors are still being written).
-Each output line is one JSON object:
+The last lines of `labeled.jsonl` hold personal names and come from their
+own random generator, so adding them left the lines before unchanged. Each
+output line is one JSON object:
 
 - `line`: the log line;
 - `pii`: `[{start, end, type, value}]`, the personal values, with offsets in
@@ -32,6 +34,7 @@ from pathlib import Path
 
 SEED = 20250611
 BASE_LINES = 3600
+NAME_LINES = 300
 EXTENDED_LINES = 1500
 
 # Kind names for detectors that are being added. The engine has to use these
@@ -395,6 +398,30 @@ METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 UNICODE_NOTES = ["Zürich", "São Paulo", "Kraków", "東京", "Ελλάδα", "naïve",
                  "café ☕", "Ørsted", "😀 ok", "Dvořák"]
 
+# Personal names for the PERSON_NAME layouts: given names from many
+# countries, and family names with particles, hyphens, apostrophes and
+# letters outside ASCII. CENSUS_GIVEN are given names that
+# detectors/given_names.txt lists, for free text, where the detector needs
+# a known given name.
+PERSON_GIVEN = ["Łukasz", "Siân", "José", "Małgorzata", "Søren", "Anaïs", "Björn",
+                "Chiara", "Oluwaseun", "Thandiwe", "Inès", "Mateus", "Zofia",
+                "Hiroshi", "Priya", "Émile", "Grzegorz", "Aoife", "Dagný", "Rolf-Peter"]
+CENSUS_GIVEN = ["Terry", "Emily", "Linda", "Claire", "Kevin", "Charlotte", "Austin",
+                "Maria", "Helen", "Victor", "Rosa", "Daniel", "Sophie", "Marco",
+                "Julia", "Thomas", "Anna", "Peter", "Laura", "Martin", "Stéphanie", "René"]
+PERSON_FAMILY = ["Kowalczyk", "Żak", "Wiśniewska", "Bzdęga", "Müller-Lüdenscheidt",
+                 "O'Brien", "van Dijk", "de la Cruz", "da Silva", "van der Berg",
+                 "Nakamura", "Øverby", "Ólafsdóttir", "Çelik", "Đorđević", "Šimunović",
+                 "MacLeod", "Fitzgerald", "dos Santos", "Ferreira"]
+# Look-alikes of names: classes, products, services and worker names that a
+# name detector must leave alone.
+CLASS_NAMES = ["PaymentService", "OrderController", "InvoiceJob", "KafkaConsumerWorker",
+               "UserRepositoryImpl", "RetryTemplate"]
+PRODUCT_NAMES = ["Apache Kafka", "Spring Boot", "Google Chrome", "Microsoft Edge",
+                 "Amazon Aurora", "Red Hat", "Elastic Search", "Visual Studio"]
+SERVICE_NAMES = ["checkout", "payment-gateway", "Payment Gateway", "Order Service",
+                 "api-gateway", "Billing API", "ledger"]
+
 
 class Values:
     """Invented values of every kind, drawn from one seeded generator."""
@@ -594,6 +621,14 @@ class Values:
 
     def full_name(self):
         return f"{self.pick(GIVEN).capitalize()} {self.pick(FAMILY).capitalize()}"
+
+    def person_name(self, given=PERSON_GIVEN):
+        """A name of one or two given names and a family name."""
+        names = [self.pick(given)]
+        if self.rng.random() < 0.15:
+            names.append(self.pick(CENSUS_GIVEN + PERSON_GIVEN))
+        names.append(self.pick(PERSON_FAMILY))
+        return " ".join(names)
 
     def street(self):
         return f"{self.rng.randint(1, 240)} {self.pick(WORDS).capitalize()} Street"
@@ -1266,6 +1301,74 @@ class Layouts:
     ]
 
 
+# --- layouts of personal names -----------------------------------------------
+
+
+class NameLayouts(Layouts):
+    """Lines with personal names, appended to `labeled.jsonl` from their own
+    random generator so that the other lines stay as they were."""
+
+    def person_names(self):
+        """Personal names under person keys, in SQL, after `name=` and in
+        free text, next to names of services, classes and products."""
+        v = self.v
+        rng = self.rng
+        name = P("PERSON_NAME", v.person_name())
+        # SQL doubles a quote inside a string literal.
+        sql_name = P("PERSON_NAME", name.value.replace("'", "''"))
+        choice = rng.randrange(7)
+
+        if choice == 0:
+            document = {
+                "ts": D("timestamp", v.iso_time()), "msg": "refund issued",
+                "service": {"name": D("service_name", self.pick(SERVICE_NAMES))},
+                "user": {"id": P("USER", rng.randint(1000, 99999)), "email": P("EMAIL", v.email()), "name": name},
+                "order_id": D("order_id", v.order_id()),
+            }
+            return [json_line("names.json.user", document, rng)]
+
+        if choice == 1:
+            document = {
+                "logger": D("class_name", self.pick(CLASS_NAMES)), "message": "profile updated",
+                "actor": {"name": name, "mac": P("MAC_ADDRESS", v.mac())},
+                "elapsed": D("duration", v.duration()),
+            }
+            return [json_line("names.json.actor", document, rng)]
+
+        if choice == 2:
+            line = Line("names.sql.insert")
+            line.add(D("timestamp", v.iso_time()), " LOG:  statement: INSERT INTO customers (name, email, phone) VALUES ('",
+                     sql_name, "', '", P("EMAIL", v.email()), "', '", P("PHONE", v.phone_e164()), "')")
+            return [line]
+
+        if choice == 3:
+            line = Line("names.sql.update")
+            line.add(D("timestamp", v.iso_time()), " DEBUG org.hibernate.SQL - update payment_methods set card_number='",
+                     P("CREDIT_CARD", v.card()), "', holder='", sql_name, "' where order_ref='", D("order_id", v.order_id()), "'")
+            return [line]
+
+        if choice == 4:
+            line = Line("names.kv")
+            line.add(D("timestamp", v.cri_time()), " stdout F export row: name=", name, " ssn=", P("US_SSN", v.ssn()),
+                     " worker name=", D("worker_name", f"worker-{rng.randint(1, 64)}"))
+            return [line]
+
+        if choice == 5:
+            line = Line("names.sentence")
+            line.add(D("timestamp", v.iso_time()), " WARN [main] c.a.p.", D("class_name", self.pick(CLASS_NAMES)),
+                     " - SEPA mandate rejected for ", P("PERSON_NAME", v.person_name(CENSUS_GIVEN)),
+                     " account ", P("IBAN", v.iban_compact()), " ref ", D("uuid", v.uuid()))
+            return [line]
+
+        line = Line("names.look_alikes")
+        line.add(D("timestamp", v.iso_time()), " INFO ", D("product_name", self.pick(PRODUCT_NAMES)),
+                 " client started: name=", D("class_name", self.pick(CLASS_NAMES)), " service.name=",
+                 D("service_name", self.pick(SERVICE_NAMES)), " pool name=", D("worker_name", f"worker-{rng.randint(1, 64)}"))
+        return [line]
+
+    ALL = [("person_names", 1)]
+
+
 # --- layouts of the extended corpus -------------------------------------------
 
 
@@ -1399,6 +1502,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=SEED, help="random seed (default %(default)s)")
     parser.add_argument("--lines", type=int, default=BASE_LINES, help="lines in labeled.jsonl")
+    parser.add_argument("--name-lines", type=int, default=NAME_LINES,
+                        help="lines with personal names appended to labeled.jsonl")
     parser.add_argument("--extended-lines", type=int, default=EXTENDED_LINES,
                         help="lines in labeled_extended.jsonl")
     parser.add_argument("--no-extended", action="store_true",
@@ -1407,7 +1512,9 @@ def main():
 
     self_check()
     folder = Path(__file__).resolve().parent
-    write(folder / "labeled.jsonl", generate(Layouts(random.Random(args.seed)), args.lines))
+    records = generate(Layouts(random.Random(args.seed)), args.lines)
+    records += generate(NameLayouts(random.Random(args.seed + 2)), args.name_lines)
+    write(folder / "labeled.jsonl", records)
     if not args.no_extended:
         records = generate(ExtendedLayouts(random.Random(args.seed + 1)), args.extended_lines)
         write(folder / "labeled_extended.jsonl", records)

@@ -22,14 +22,18 @@ mod luhn;
 mod mac;
 mod nhs;
 mod nir;
+mod person_name;
 mod personnummer;
 mod phone;
 mod phone_column;
 mod resident_id_cn;
 mod secret;
 mod sin;
+mod sql;
 mod ssn;
 mod steuer_id;
+
+pub(crate) use person_name::is_full_name;
 
 use serde::Deserialize;
 
@@ -99,6 +103,15 @@ pub(crate) enum Validator {
     CnResidentId,
     /// Swedish personnummer or samordningsnummer: date and Luhn.
     SePersonnummer,
+    /// Value of a key that names a person; a bare value takes in the name
+    /// words after it.
+    PersonNameField,
+    /// Value after a bare `name` key, shaped like a personal name.
+    PersonNameKey,
+    /// Quoted value in an SQL name column.
+    PersonNameSqlColumn,
+    /// Known given name followed by more name words.
+    PersonNameGiven,
 }
 
 impl Validator {
@@ -137,6 +150,10 @@ impl Validator {
             Validator::InAadhaar => aadhaar::check(haystack, start, end),
             Validator::CnResidentId => resident_id_cn::check(haystack, start, end),
             Validator::SePersonnummer => personnummer::check(haystack, start, end),
+            Validator::PersonNameField => person_name::check_field(text, start, end),
+            Validator::PersonNameKey => person_name::check_name_key(text, start, end),
+            Validator::PersonNameSqlColumn => person_name::check_sql_column(text, start, end),
+            Validator::PersonNameGiven => person_name::check_given_name(text, start, end),
         }
     }
 }

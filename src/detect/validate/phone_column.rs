@@ -3,11 +3,7 @@
 //! that column must be named like a phone column (`phone`, `mobile_no`).
 
 use super::phone;
-
-/// How far back from the value the `VALUES` keyword is looked for, so that
-/// a long multi-row insert costs at most this much per candidate.
-/// NOTE: values further than this from `VALUES` are not taken.
-const MAX_LOOKBACK: usize = 4096;
+use super::sql;
 
 /// Words that, at the start of a column name or after `_`, mark a phone
 /// column.
@@ -17,51 +13,8 @@ pub(super) fn check(haystack: &[u8], start: usize, end: usize) -> Option<(usize,
     phone::check_national(haystack, start, end)?;
     // The pack rule matches the opening quote right before `start`.
     let quote = start.checked_sub(1)?;
-    let before = &haystack[quote.saturating_sub(MAX_LOOKBACK)..quote];
-    let values_at = rfind_keyword(before, b"values")?;
-    let index = position_in_tuple(&before[values_at + b"values".len()..])?;
-    let column = column_name(&before[..values_at], index)?;
+    let column = sql::insert_column(haystack, quote)?;
     is_phone_column(column).then_some((start, end))
-}
-
-/// Returns the index of the value that starts at the end of `tuples` (the
-/// text between `VALUES` and the value), counting commas at the top level
-/// of the current tuple and skipping quoted strings.
-fn position_in_tuple(tuples: &[u8]) -> Option<usize> {
-    let mut index = 0;
-    let mut depth = 0usize;
-    let mut quoted = false;
-    for &byte in tuples {
-        if quoted {
-            // A doubled quote ('') closes and reopens, which leaves it open.
-            quoted = byte != b'\'';
-            continue;
-        }
-        match byte {
-            b'\'' => quoted = true,
-            b'(' => {
-                depth += 1;
-                if depth == 1 {
-                    index = 0;
-                }
-            }
-            b')' => depth = depth.checked_sub(1)?,
-            b',' if depth == 1 => index += 1,
-            _ => {}
-        }
-    }
-    (!quoted && depth == 1).then_some(index)
-}
-
-/// Returns column `index` of the bracketed column list that ends `head`.
-fn column_name(head: &[u8], index: usize) -> Option<&[u8]> {
-    let head = head.trim_ascii_end();
-    let close = head.len().checked_sub(1)?;
-    if head[close] != b')' {
-        return None;
-    }
-    let open = head[..close].iter().rposition(|&b| b == b'(')?;
-    head[open + 1..close].split(|&b| b == b',').nth(index)
 }
 
 fn is_phone_column(column: &[u8]) -> bool {
@@ -73,25 +26,8 @@ fn is_phone_column(column: &[u8]) -> bool {
         word_start
             && PHONE_WORDS
                 .iter()
-                .any(|word| starts_with_ignore_case(&name[at..], word))
+                .any(|word| sql::starts_with_ignore_case(&name[at..], word))
     })
-}
-
-/// Finds the last `keyword` in `text` that occurs as a word, ASCII case
-/// insensitively.
-fn rfind_keyword(text: &[u8], keyword: &[u8]) -> Option<usize> {
-    let last = text.len().checked_sub(keyword.len())?;
-    (0..=last).rev().find(|&at| {
-        let word_before = at > 0 && text[at - 1].is_ascii_alphanumeric();
-        let word_after = text
-            .get(at + keyword.len())
-            .is_some_and(|b| b.is_ascii_alphanumeric());
-        !word_before && !word_after && starts_with_ignore_case(&text[at..], keyword)
-    })
-}
-
-fn starts_with_ignore_case(text: &[u8], prefix: &[u8]) -> bool {
-    text.len() >= prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
 #[cfg(test)]
