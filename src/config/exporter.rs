@@ -595,3 +595,203 @@ impl TryFrom<String> for EndpointUrl {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn exporter(yaml: &str) -> ExporterConfig {
+        Config::from_yaml(yaml, "t.yaml").unwrap().exporter
+    }
+
+    fn invalid_message(yaml: &str) -> String {
+        match Config::from_yaml(yaml, "t.yaml") {
+            Ok(config) => panic!("expected an error, got {config:?}"),
+            Err(err) => err.to_string(),
+        }
+    }
+
+    #[test]
+    fn defaults_are_grpc_memory_queue() {
+        let config = exporter("exporter:\n  otlp:\n    endpoint: http://127.0.0.1:4317\n");
+        let otlp = config.otlp.unwrap();
+
+        assert_eq!(otlp.protocol, Protocol::Grpc);
+        assert_eq!(otlp.compression, Compression::None);
+        assert_eq!(otlp.timeout_ms, 10_000);
+        assert_eq!(config.queue, QueueConfig::Memory { max_batches: 16 });
+        assert_eq!(config.batch.max_records, 1000);
+    }
+
+    #[test]
+    fn full_http_section_parses() {
+        let config = exporter(
+            "exporter:\n  otlp:\n    endpoint: https://collector.example:4318/otlp\n    \
+             protocol: http/protobuf\n    compression: gzip\n    tls:\n      ca_file: /ca.pem\n      \
+             cert_file: /c.pem\n      key_file: /k.pem\n    headers:\n      - name: authorization\n        \
+             value_file: /token\n      - name: x-tenant\n        value: acme\n  batch:\n    \
+             max_records: 10\n    max_bytes: 4096\n    max_delay_ms: 0\n  retry:\n    \
+             initial_backoff_ms: 10\n    max_backoff_ms: 20\n  queue:\n    kind: disk\n    \
+             max_bytes: 10000000\n",
+        );
+        let otlp = config.otlp.unwrap();
+
+        assert_eq!(otlp.protocol, Protocol::HttpProtobuf);
+        assert_eq!(otlp.compression, Compression::Gzip);
+        assert_eq!(otlp.endpoint.host(), "collector.example");
+        let tls = otlp.tls.unwrap();
+        assert_eq!(tls.ca_file, Some(PathBuf::from("/ca.pem")));
+        assert_eq!(
+            tls.client_identity.unwrap().key_file,
+            PathBuf::from("/k.pem")
+        );
+        assert_eq!(otlp.headers.len(), 2);
+        assert_eq!(
+            otlp.headers[0].value,
+            HeaderValueSource::File(PathBuf::from("/token"))
+        );
+        assert_eq!(config.batch.max_delay_ms, 0);
+        assert_eq!(config.retry.max_backoff_ms, 20);
+        assert_eq!(
+            config.queue,
+            QueueConfig::Disk {
+                dir: None,
+                max_bytes: 10_000_000
+            }
+        );
+    }
+
+    #[test]
+    fn tls_needs_https_endpoint() {
+        let message = invalid_message(
+            "exporter:\n  otlp:\n    endpoint: http://127.0.0.1:4317\n    tls:\n      \
+             ca_file: /ca.pem\n",
+        );
+        assert!(message.contains("exporter.otlp.tls"), "{message}");
+        assert!(message.contains("line "), "{message}");
+    }
+
+    #[test]
+    fn client_cert_needs_key() {
+        let message = invalid_message(
+            "exporter:\n  otlp:\n    endpoint: https://c:4317\n    tls:\n      cert_file: /c.pem\n",
+        );
+        assert!(message.contains("key_file"), "{message}");
+        assert!(message.contains("line "), "{message}");
+    }
+
+    #[test]
+    fn header_needs_exactly_one_value() {
+        let message = invalid_message(
+            "exporter:\n  otlp:\n    endpoint: http://c:4317\n    headers:\n      - name: a\n        \
+             value: x\n        value_env: A\n",
+        );
+        assert!(message.contains("exactly one"), "{message}");
+
+        let message = invalid_message(
+            "exporter:\n  otlp:\n    endpoint: http://c:4317\n    headers:\n      - name: a\n",
+        );
+        assert!(message.contains("exactly one"), "{message}");
+    }
+
+    #[test]
+    fn bad_header_name_named_with_line() {
+        let message = invalid_message(
+            "exporter:\n  otlp:\n    endpoint: http://c:4317\n    headers:\n      - name: Bad Name\n        \
+             value: x\n",
+        );
+        assert!(message.contains("header name"), "{message}");
+        assert!(message.contains("line 5"), "{message}");
+
+        let message = invalid_message(
+            "exporter:\n  otlp:\n    endpoint: http://c:4317\n    headers:\n      - name: content-type\n        \
+             value: x\n",
+        );
+        assert!(message.contains("sets this header itself"), "{message}");
+    }
+
+    #[test]
+    fn inline_header_value_not_in_debug() {
+        let config = exporter(
+            "exporter:\n  otlp:\n    endpoint: http://c:4317\n    headers:\n      - name: authorization\n        \
+             value: Bearer s3cret\n",
+        );
+
+        let debug = format!("{config:?}");
+
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(debug.contains("authorization"), "{debug}");
+    }
+
+    #[test]
+    fn unknown_protocol_named_with_line() {
+        let message = invalid_message(
+            "exporter:\n  otlp:\n    endpoint: http://c:4317\n    protocol: http/json\n",
+        );
+        assert!(message.contains("http/json"), "{message}");
+        assert!(message.contains("line 4"), "{message}");
+    }
+
+    #[test]
+    fn disk_queue_needs_max_bytes() {
+        let message = invalid_message("exporter:\n  queue:\n    kind: disk\n    dir: /q\n");
+        assert!(message.contains("max_bytes"), "{message}");
+        assert!(message.contains("line "), "{message}");
+
+        let message = invalid_message("exporter:\n  queue:\n    kind: disk\n    max_bytes: 1000\n");
+        assert!(message.contains("at least"), "{message}");
+    }
+
+    #[test]
+    fn memory_queue_rejects_disk_fields() {
+        let message = invalid_message("exporter:\n  queue:\n    kind: memory\n    dir: /q\n");
+        assert!(message.contains("kind: disk"), "{message}");
+
+        let message = invalid_message("exporter:\n  queue:\n    kind: tape\n");
+        assert!(message.contains("tape"), "{message}");
+        assert!(message.contains("line 3"), "{message}");
+    }
+
+    #[test]
+    fn batch_and_retry_limits_checked() {
+        let message = invalid_message("exporter:\n  batch:\n    max_records: 0\n");
+        assert!(message.contains("max_records"), "{message}");
+        assert!(message.contains("line 3"), "{message}");
+
+        let message = invalid_message(
+            "exporter:\n  retry:\n    initial_backoff_ms: 500\n    max_backoff_ms: 100\n",
+        );
+        assert!(message.contains("max_backoff_ms"), "{message}");
+    }
+
+    #[test]
+    fn endpoint_forms() {
+        for endpoint in [
+            "http://:4317",
+            "http://collector:notaport",
+            "http://collector:0",
+            "collector:4317",
+            "ftp://collector:21",
+            "http://collector:4318/v1?x=1",
+        ] {
+            assert!(
+                EndpointUrl::try_from(endpoint.to_string()).is_err(),
+                "{endpoint}"
+            );
+        }
+        for endpoint in [
+            "http://127.0.0.1:4317",
+            "https://collector:443",
+            "http://[::1]:4317",
+            "https://collector:4318/prefix/",
+        ] {
+            assert!(
+                EndpointUrl::try_from(endpoint.to_string()).is_ok(),
+                "{endpoint}"
+            );
+        }
+        let ipv6 = EndpointUrl::try_from("https://[::1]:4317".to_string()).unwrap();
+        assert_eq!(ipv6.host(), "::1");
+    }
+}

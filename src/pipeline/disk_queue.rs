@@ -802,3 +802,6 @@ fn lock_directory(dir: &Path) -> anyhow::Result<File> {
     }
     Ok(file)
 }
+
+#[cfg(test)]
+mod tests;

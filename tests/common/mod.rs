@@ -1003,3 +1003,34 @@ pub async fn send_raw_logs_request(port: u16, body: Vec<u8>) -> Result<(), Statu
         .await
         .map(|_| ())
 }
+
+// ---------------------------------------------------------------------------
+// The metrics endpoint
+// ---------------------------------------------------------------------------
+
+/// Returns the text of `GET /metrics` from hush's metrics endpoint on
+/// `127.0.0.1:port`, read over a plain HTTP/1.0 connection.
+pub async fn fetch_metrics(port: u16) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap_or_else(|err| panic!("failed to connect to the metrics port {port}: {err}"));
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .expect("failed to send the metrics request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("failed to read the metrics response");
+    match response.split_once("\r\n\r\n") {
+        Some((head, body))
+            if head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200") =>
+        {
+            body.to_string()
+        }
+        _ => panic!("unexpected metrics response:\n{response}"),
+    }
+}
