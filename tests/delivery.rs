@@ -699,3 +699,122 @@ async fn full_queue_answers_unavailable_at_once() {
     let bodies = downstream.log_bodies();
     assert_eq!(bodies, ["first 0", "second 0"]);
 }
+
+// ---------------------------------------------------------------------------
+// OTLP/HTTP over TLS
+// ---------------------------------------------------------------------------
+
+/// Starts an HTTPS/1.1 server on 127.0.0.1 that requires a client
+/// certificate signed by the test CA, answers every request with an empty
+/// 200, and records each request's path. Runs on its own thread.
+fn start_https_downstream(pki: &TestPki) -> (u16, Arc<Mutex<Vec<String>>>) {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(pki.ca_cert.as_bytes()).unwrap())
+        .unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![CertificateDer::from_pem_slice(pki.server_cert.as_bytes()).unwrap()],
+            PrivateKeyDer::from_pem_slice(pki.server_key.as_bytes()).unwrap(),
+        )
+        .unwrap();
+    let config = Arc::new(config);
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let paths = Arc::new(Mutex::new(Vec::new()));
+    let recorded = paths.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let connection = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(connection, stream);
+            // A handshake that fails (no client certificate) ends here.
+            let Some(path) = read_http_request(&mut tls) else {
+                continue;
+            };
+            lock(&recorded).push(path);
+            let _ = std::io::Write::write_all(
+                &mut tls,
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+            tls.conn.send_close_notify();
+            let _ = std::io::Write::flush(&mut tls);
+        }
+    });
+    (port, paths)
+}
+
+/// Reads one HTTP/1.1 request with a `content-length` body and returns its
+/// path, or `None` when the connection fails first.
+fn read_http_request(stream: &mut impl std::io::Read) -> Option<String> {
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 8192];
+    let head_end = loop {
+        if let Some(end) = received.windows(4).position(|window| window == b"\r\n\r\n") {
+            break end + 4;
+        }
+        let read = stream.read(&mut buffer).ok()?;
+        if read == 0 {
+            return None;
+        }
+        received.extend_from_slice(&buffer[..read]);
+    };
+    let head = String::from_utf8_lossy(&received[..head_end]).to_string();
+    let length: usize = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    while received.len() < head_end + length {
+        let read = stream.read(&mut buffer).ok()?;
+        if read == 0 {
+            return None;
+        }
+        received.extend_from_slice(&buffer[..read]);
+    }
+    head.split_whitespace().nth(1).map(str::to_string)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_export_over_tls_with_client_certificate() {
+    let root = tempfile::tempdir().unwrap();
+    let pki = test_pki();
+    let (downstream_port, paths) = start_https_downstream(&pki);
+    for (name, pem) in [
+        ("ca.pem", &pki.ca_cert),
+        ("client.pem", &pki.client_cert),
+        ("client.key", &pki.client_key),
+    ] {
+        std::fs::write(root.path().join(name), pem).unwrap();
+    }
+    let exporter = format!(
+        "  otlp:\n    endpoint: https://localhost:{downstream_port}\n    protocol: http/protobuf\n    \
+         tls:\n      ca_file: {dir}/ca.pem\n      cert_file: {dir}/client.pem\n      \
+         key_file: {dir}/client.key\n",
+        dir = root.path().display()
+    );
+    let (_agent, port) = start_hush(root.path(), &exporter, free_port(), &[]);
+
+    send_logs(port, &numbered("https", 2))
+        .await
+        .expect("hush delivers over HTTPS");
+
+    assert_eq!(*lock(&paths), ["/v1/logs"]);
+}

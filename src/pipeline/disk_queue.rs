@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //!
-//! The queue directory holds numbered segment files (`00000000000000000001.seg`,
+//! The queue directory contains numbered segment files (`00000000000000000001.seg`,
 //! ...), a `cursor` file and a `lock` file. Each batch is one record in a
 //! segment: a 4-byte little-endian length, a 4-byte CRC-32 of the body,
 //! then the body (a signal byte and the protobuf export request, see
@@ -22,7 +22,8 @@
 //! - The cursor is replaced by write and rename, without a sync. After a
 //!   crash the cursor can be older than the last acknowledgement from the
 //!   downstream, so batches may be sent a second time. Delivery is at
-//!   least once, never at most once.
+//!   least once, never at most once, provided the disk keeps what was
+//!   synced.
 //! - After a restart, writing continues in a new segment. A record torn by
 //!   a crash therefore stays at the end of an old segment. It fails the
 //!   length or checksum check, and it is skipped and counted in
@@ -107,7 +108,7 @@ struct Append {
     done: oneshot::Sender<Result<(), DeliveryError>>,
 }
 
-/// What a caller does when the queue has no room for its batch.
+/// The behaviour of an append when the queue has no room for its batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WhenFull {
     /// Wait until the exporter frees space, or the agent stops.
@@ -504,7 +505,7 @@ fn recover_from_write_error(
     }
 }
 
-/// What the reader found at its position.
+/// The outcome of reading at one position.
 enum Found {
     Record {
         body: Vec<u8>,
@@ -658,8 +659,8 @@ fn read_record(
     let length = u64::from(u32::from_le_bytes(header[..4].try_into().expect("4 bytes")));
     let checksum = u32::from_le_bytes(header[4..].try_into().expect("4 bytes"));
 
-    // A zero length is what a crash leaves where the file was extended but
-    // never written; a length past the end is a record cut short.
+    // A crash can leave zeros where the file was extended but never
+    // written. A length past the end means the record was cut short.
     let next = offset + HEADER_BYTES + length;
     if length == 0 || length > max_record_bytes || next > end {
         return Ok(Found::End { torn: true });

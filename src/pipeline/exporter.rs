@@ -1,6 +1,6 @@
 //! The exporter task: takes queued batches in order, combines them into
 //! export requests within the batch limits, sends each request with
-//! retries, and answers every batch's source.
+//! retries, and replies to every batch's source.
 //!
 //! Retries follow the OTLP specification: only failures the sink reports
 //! as transient are retried, with exponential backoff and jitter, and never
@@ -26,11 +26,11 @@ use super::{DeliveryError, Entry, Ticket};
 use crate::sink::{Accepted, ExportError, Sink};
 use crate::telemetry::Metrics;
 
-/// Longest wait the exporter takes from a downstream's hint. A longer hint
+/// Maximum wait the exporter takes from a downstream's hint. A longer hint
 /// is shortened to this, so a wrong hint cannot stall delivery for hours.
 const MAX_HINTED_DELAY: Duration = Duration::from_secs(300);
 
-/// Longest downstream message quoted in a log line, in bytes.
+/// Maximum length of a downstream message quoted in a log line, in bytes.
 const MAX_QUOTED_MESSAGE: usize = 256;
 
 #[derive(Debug, Clone, Copy)]
@@ -87,8 +87,8 @@ impl Exporter {
             }
         }
 
-        // Answer every batch still queued in memory, so its source knows it
-        // was not sent. Batches from the disk queue stay on disk.
+        // Reply to every batch still queued in memory, so its source learns
+        // that it was not sent. Batches from the disk queue stay on disk.
         let mut unsent: Vec<Entry> = carried.into_iter().collect();
         entries.close();
         while let Some(entry) = entries.recv().await {
@@ -149,7 +149,7 @@ impl Exporter {
     }
 
     /// Sends the batches of `batch` as one request, or as several when the
-    /// batch alone exceeds the limits, and answers their sources.
+    /// batch alone exceeds the limits, and replies to their sources.
     async fn export_batch(&mut self, batch: Vec<Entry>) -> Result<(), ExportOutcome> {
         let records: usize = batch.iter().map(|entry| entry.records).sum();
         let bytes: usize = batch.iter().map(|entry| entry.bytes).sum();
@@ -204,8 +204,8 @@ impl Exporter {
         self.resolve_tickets(tickets, result).await;
     }
 
-    /// Answers the sources waiting in memory, and tells the disk queue to
-    /// forget stored batches the downstream has answered for good.
+    /// Replies to the sources waiting in memory, and tells the disk queue to
+    /// forget stored batches the downstream has accepted or rejected.
     async fn resolve_tickets(&self, tickets: Vec<Ticket>, result: Result<(), DeliveryError>) {
         let mut stored_end: Option<Position> = None;
         let mut stored = 0u64;

@@ -70,7 +70,7 @@ pub enum DeliveryError {
 
 impl DeliveryError {
     /// Reports whether sending the same batch again later can succeed, so
-    /// a receiver can answer its client with a retryable error.
+    /// a receiver can reply to its client with a retryable error.
     pub fn is_retryable(&self) -> bool {
         !matches!(self, DeliveryError::Rejected(_))
     }
@@ -85,18 +85,18 @@ pub(crate) struct Entry {
     pub ticket: Ticket,
 }
 
-/// How the result of an export reaches the batch's source.
+/// The route by which an export's result reaches the batch's source.
 pub(crate) enum Ticket {
-    /// The source waits for the downstream's answer.
+    /// The source waits for the downstream's reply.
     Waiting(oneshot::Sender<Result<(), DeliveryError>>),
-    /// The source was answered when the batch reached the disk queue; the
-    /// queue forgets the batch, which ends at this position, once the
-    /// downstream has answered.
+    /// The source was acknowledged when the batch reached the disk queue.
+    /// The queue forgets the batch, which ends at this position, once the
+    /// downstream has replied.
     Stored(disk_queue::Position),
 }
 
-/// How batches are queued, combined and retried; built from the
-/// `exporter` section of the configuration.
+/// Queue, batch and retry settings, built from the `exporter` section of
+/// the configuration.
 #[derive(Debug, Clone)]
 pub struct DeliveryOptions {
     pub limits: SizeLimits,
@@ -303,6 +303,10 @@ impl Pipeline {
             bytes: redacted.bytes,
             ticket: Ticket::Waiting(acknowledgement),
         };
+        // Counted before the send, because the exporter may take the batch
+        // off the gauge as soon as it is queued.
+        let waiting = &self.metrics.gauges.queue_batches;
+        waiting.fetch_add(1, Ordering::Relaxed);
         let queued = match when_full {
             WhenFull::Wait => sender
                 .send(entry)
@@ -316,11 +320,10 @@ impl Pipeline {
                 mpsc::error::TrySendError::Closed(_) => DeliveryError::ShuttingDown,
             }),
         };
-        queued?;
-        self.metrics
-            .gauges
-            .queue_batches
-            .fetch_add(1, Ordering::Relaxed);
+        if let Err(err) = queued {
+            waiting.fetch_sub(1, Ordering::Relaxed);
+            return Err(err);
+        }
         acknowledged
             .await
             .unwrap_or(Err(DeliveryError::ShuttingDown))

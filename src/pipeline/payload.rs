@@ -154,8 +154,8 @@ impl Payload {
     }
 }
 
-/// A message that holds a list of children and otherwise only describes
-/// them: a resource holds scopes, a scope holds records.
+/// A message that contains a list of children and otherwise only
+/// describes them: a resource contains scopes, a scope contains records.
 pub trait Nested: Message + Clone {
     type Child;
 
