@@ -265,7 +265,7 @@ async fn http_export_sends_gzip_protobuf_with_headers() {
     spans.export(traces).await.expect("hush accepts the spans");
     downstream.wait_for_requests(2).await;
 
-    let requests = lock(&downstream.state.requests);
+    let requests: Vec<HttpRequest> = std::mem::take(&mut *lock(&downstream.state.requests));
     let paths: Vec<&str> = requests
         .iter()
         .map(|request| request.path.as_str())
@@ -290,7 +290,6 @@ async fn http_export_sends_gzip_protobuf_with_headers() {
         traces.resource_spans[0].scope_spans[0].spans[0].name,
         "checkout"
     );
-    drop(requests);
 
     assert_eq!(metric(metrics_port, "hush_export_batches_total").await, 2);
     agent.stop();

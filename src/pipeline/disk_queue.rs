@@ -686,14 +686,11 @@ fn count_records(
             continue;
         };
         let mut offset = if id == start.segment { start.offset } else { 0 };
-        loop {
-            match read_record(&mut file, offset, None, max_bytes) {
-                Ok(Found::Record { next, .. }) | Ok(Found::Corrupt { next }) => {
-                    count += 1;
-                    offset = next;
-                }
-                Ok(Found::End { .. }) | Err(_) => break,
-            }
+        while let Ok(Found::Record { next, .. } | Found::Corrupt { next }) =
+            read_record(&mut file, offset, None, max_bytes)
+        {
+            count += 1;
+            offset = next;
         }
     }
     count
