@@ -17,7 +17,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use common::{Downstream, HushProcess, free_port, log_records_of, string_body, write_config};
+use common::{
+    Downstream, HushProcess, free_port, log_records_of, logs_request, string_body, write_config,
+};
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
@@ -27,9 +29,6 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 };
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::common::v1::AnyValue;
-use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use tonic::Code;
@@ -46,27 +45,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 // ---------------------------------------------------------------------------
 // Requests and the hush process
 // ---------------------------------------------------------------------------
-
-fn logs_request(bodies: &[String]) -> ExportLogsServiceRequest {
-    let log_records = bodies
-        .iter()
-        .map(|body| LogRecord {
-            body: Some(AnyValue {
-                value: Some(Value::StringValue(body.clone())),
-            }),
-            ..LogRecord::default()
-        })
-        .collect();
-    ExportLogsServiceRequest {
-        resource_logs: vec![ResourceLogs {
-            scope_logs: vec![ScopeLogs {
-                log_records,
-                ..ScopeLogs::default()
-            }],
-            ..ResourceLogs::default()
-        }],
-    }
-}
 
 fn numbered(prefix: &str, count: usize) -> Vec<String> {
     (0..count).map(|i| format!("{prefix} {i}")).collect()

@@ -21,12 +21,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Downstream, HushProcess, free_port, string_body, write_config};
+use common::{Downstream, HushProcess, free_port, logs_request, string_body, write_config};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
-use opentelemetry_proto::tonic::common::v1::AnyValue;
-use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -57,25 +54,10 @@ struct Tally {
 }
 
 fn request_of(first: u64) -> ExportLogsServiceRequest {
-    let log_records = (first..first + RECORDS_PER_REQUEST)
-        .map(|number| LogRecord {
-            body: Some(AnyValue {
-                value: Some(Value::StringValue(format!(
-                    "record {number} for bob@example.com"
-                ))),
-            }),
-            ..LogRecord::default()
-        })
+    let bodies: Vec<String> = (first..first + RECORDS_PER_REQUEST)
+        .map(|number| format!("record {number} for bob@example.com"))
         .collect();
-    ExportLogsServiceRequest {
-        resource_logs: vec![ResourceLogs {
-            scope_logs: vec![ScopeLogs {
-                log_records,
-                ..ScopeLogs::default()
-            }],
-            ..ResourceLogs::default()
-        }],
-    }
+    logs_request(&bodies)
 }
 
 /// Sends numbered records until `stop` is set, one request at a time,

@@ -39,7 +39,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
-use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
@@ -439,6 +439,29 @@ async fn serve(
 // ---------------------------------------------------------------------------
 // OTLP helpers
 // ---------------------------------------------------------------------------
+
+/// Returns a logs request with one record per string in `bodies`, under
+/// one resource and one scope.
+pub fn logs_request(bodies: &[String]) -> ExportLogsServiceRequest {
+    let log_records = bodies
+        .iter()
+        .map(|body| LogRecord {
+            body: Some(AnyValue {
+                value: Some(Value::StringValue(body.clone())),
+            }),
+            ..LogRecord::default()
+        })
+        .collect();
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records,
+                ..ScopeLogs::default()
+            }],
+            ..ResourceLogs::default()
+        }],
+    }
+}
 
 /// Returns every log record of `requests`, in order.
 pub fn log_records_of(requests: &[ExportLogsServiceRequest]) -> Vec<LogRecord> {
