@@ -182,8 +182,8 @@ fn request_of(lines: &[String]) -> ExportLogsServiceRequest {
     }
 }
 
-/// The first lines of the corpus and one line with an e-mail address, so
-/// the check has something to redact whatever the corpus holds.
+/// Builds the check request: the first lines of the corpus and one line
+/// with an e-mail address, so there is something to redact in any corpus.
 fn check_request(lines: &[String]) -> ExportLogsServiceRequest {
     let mut sample: Vec<String> = lines
         .iter()
@@ -194,7 +194,8 @@ fn check_request(lines: &[String]) -> ExportLogsServiceRequest {
     request_of(&sample)
 }
 
-/// Every kind of the built-in detectors and key lists, to disable them all.
+/// Lists every kind of the built-in detectors and key lists, to disable
+/// them all.
 fn all_kinds() -> Vec<String> {
     let engine = hush::detect::Engine::builtin(&Default::default()).expect("built-in pack");
     engine

@@ -1,6 +1,7 @@
 //! The exporter side of the real `hush` binary: OTLP/HTTP with gzip and
 //! headers, gRPC over TLS with a client certificate, the downstream's retry
-//! hints, partial success, batching, and the answer of a full queue.
+//! hints, partial success, batching, and the reply to a request that finds the queue
+//! full.
 //!
 //! Every downstream here is started by the test on 127.0.0.1, scripted to
 //! answer as a real collector can, and records what it received.
@@ -103,7 +104,7 @@ struct HttpRequest {
     at: Instant,
 }
 
-/// One answer of the HTTP downstream: a status, an optional `Retry-After`
+/// One reply of the HTTP downstream: a status, an optional `Retry-After`
 /// value, and a protobuf body.
 struct HttpAnswer {
     status: u16,
@@ -114,8 +115,8 @@ struct HttpAnswer {
 #[derive(Default)]
 struct HttpDownstreamState {
     requests: Mutex<Vec<HttpRequest>>,
-    /// Answers to give, in order; an empty script answers 200 with an
-    /// empty body.
+    /// Replies to give, in order. Once the script is empty, every request
+    /// gets 200 with an empty body.
     script: Mutex<VecDeque<HttpAnswer>>,
 }
 

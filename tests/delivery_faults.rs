@@ -35,7 +35,7 @@ const STEP: Duration = Duration::from_millis(1500);
 
 /// What the client saw.
 struct ClientCounts {
-    /// Numbers of the records hush answered `OK` for.
+    /// Numbers of the records hush acknowledged with `OK`.
     acknowledged: BTreeSet<u64>,
     /// Records acknowledged while the downstream was away.
     acknowledged_in_outage: usize,
@@ -61,7 +61,7 @@ fn request_of(first: u64) -> ExportLogsServiceRequest {
 }
 
 /// Sends numbered records until `stop` is set, one request at a time,
-/// resending each request until hush answers `OK`.
+/// resending each request until hush replies `OK`.
 fn run_client(port: u16, stop: Arc<AtomicBool>, outage: Arc<AtomicBool>) -> ClientCounts {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -232,8 +232,8 @@ fn disk_queue_loses_nothing_through_faults() {
 
     assert_eq!(tally.lost, 0, "records acknowledged by hush were lost");
     assert!(tally.received >= tally.sent);
-    // The disk queue answers while the downstream is away; those records
-    // went through both restarts on disk.
+    // The disk queue acknowledges while the downstream is away, and those
+    // records went through both restarts on disk.
     assert!(
         tally.sent_in_outage > 0,
         "nothing was acknowledged during the outage"

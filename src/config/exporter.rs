@@ -73,7 +73,7 @@ pub struct OtlpExporterConfig {
 }
 
 impl OtlpExporterConfig {
-    /// A plain-text gRPC downstream with default settings.
+    /// Returns a plain-text gRPC downstream with default settings.
     pub fn grpc(endpoint: EndpointUrl) -> OtlpExporterConfig {
         OtlpExporterConfig {
             endpoint,
@@ -265,7 +265,7 @@ impl TryFrom<String> for HeaderName {
     }
 }
 
-/// Where a header's value is read from.
+/// The source of a header's value.
 #[derive(Clone, PartialEq, Eq)]
 pub enum HeaderValueSource {
     /// The value written in the configuration.
@@ -334,7 +334,7 @@ impl TryFrom<HeaderFields> for HeaderConfig {
     }
 }
 
-/// How queued records are combined into export requests.
+/// Limits for combining queued records into export requests.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BatchConfig {
@@ -347,8 +347,8 @@ pub struct BatchConfig {
     /// this is sent alone.
     #[serde(deserialize_with = "max_request_bytes")]
     pub max_bytes: usize,
-    /// Longest time a batch waits for more records before it is sent, in
-    /// milliseconds; 0 sends at once whatever is queued.
+    /// Maximum time a batch waits for more records before it is sent, in
+    /// milliseconds. 0 sends whatever is queued at once.
     pub max_delay_ms: u64,
 }
 
@@ -437,7 +437,7 @@ impl TryFrom<RetryFields> for RetryConfig {
     }
 }
 
-/// Where redacted batches wait for the downstream.
+/// The queue in which redacted batches wait for the downstream.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "QueueFields")]
 pub enum QueueConfig {

@@ -24,8 +24,8 @@ use super::{Accepted, ExportError};
 use crate::config::{Compression, OtlpExporterConfig};
 use crate::pipeline::Payload;
 
-/// Largest response the agent decodes from the downstream, in bytes. An
-/// export response holds at most a partial success message.
+/// Maximum response size the agent decodes from the downstream, in bytes.
+/// An export response contains at most a partial success message.
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
 pub struct OtlpSink {
