@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, KeyConfig};
 use crate::detect::{DictionarySpec, Engine, EngineOptions, SensitiveKeySpec};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{DeliveryOptions, Pipeline};
 use crate::redact::Redactor;
 use crate::sink::Sink;
 use crate::source::otlp::OtlpReceiver;
@@ -109,8 +109,14 @@ pub async fn run_agent(config: Config) -> anyhow::Result<()> {
     };
     let shutdown = CancellationToken::new();
 
-    let (pipeline, exporter) =
-        Pipeline::start(sink, redactor.clone(), metrics.clone(), shutdown.clone());
+    let options = DeliveryOptions::from_config(&config.exporter, &config.data_dir);
+    let (pipeline, exporter) = Pipeline::start(
+        sink,
+        &options,
+        redactor.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    )?;
     let mut tasks = tokio::task::JoinSet::new();
     let receiver_address = match receiver {
         Some(receiver) => {

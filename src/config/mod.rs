@@ -20,6 +20,14 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod exporter;
+
+pub use exporter::{
+    BatchConfig, ClientIdentityFiles, Compression, EndpointUrl, ExporterConfig, HeaderConfig,
+    HeaderName, HeaderValueSource, MIN_DISK_QUEUE_BYTES, OtlpExporterConfig, Protocol, QueueConfig,
+    RetryConfig, TlsConfig,
+};
+
 /// The embedded default configuration, used when no `--config` is given.
 pub const DEFAULT_YAML: &str = include_str!("../../config/default.yaml");
 
@@ -339,75 +347,6 @@ pub struct DictionaryConfig {
     pub path: PathBuf,
 }
 
-/// The destination of redacted records.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ExporterConfig {
-    /// The downstream OTLP/gRPC collector; without one, redacted records are
-    /// written to standard output as JSON, one document per batch.
-    pub otlp: Option<OtlpExporterConfig>,
-}
-
-/// An OTLP/gRPC downstream.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OtlpExporterConfig {
-    /// URL of the downstream, such as `http://127.0.0.1:4317`.
-    pub endpoint: EndpointUrl,
-    /// Time allowed for one export call, in milliseconds.
-    #[serde(default = "default_export_timeout_ms")]
-    pub timeout_ms: u64,
-}
-
-fn default_export_timeout_ms() -> u64 {
-    10_000
-}
-
-/// An `http://` URL with a host and a port.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
-pub struct EndpointUrl(String);
-
-impl EndpointUrl {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for EndpointUrl {
-    type Error = String;
-
-    fn try_from(url: String) -> Result<Self, Self::Error> {
-        // The exporter has no TLS yet; accepting https:// would send
-        // plaintext to a downstream the user believes is encrypted.
-        if url.starts_with("https://") {
-            return Err(format!(
-                "unsupported endpoint {url:?}: the exporter does not support TLS yet; use \
-                 http://HOST:PORT, and put a TLS-terminating proxy on the same host if the \
-                 downstream is remote"
-            ));
-        }
-        let authority = url
-            .strip_prefix("http://")
-            .map(|rest| rest.split('/').next().unwrap_or(""));
-        // The port is what follows the last `:`, which also works for a
-        // bracketed IPv6 host such as `[::1]:4317`.
-        let valid = authority.is_some_and(|authority| {
-            authority.rsplit_once(':').is_some_and(|(host, port)| {
-                let host = host.trim_start_matches('[').trim_end_matches(']');
-                !host.is_empty() && port.parse::<u16>().is_ok_and(|port| port > 0)
-            })
-        });
-        match authority {
-            Some(_) if valid => Ok(EndpointUrl(url)),
-            _ => Err(format!(
-                "invalid endpoint {url:?}: expected http://HOST:PORT, such as \
-                 http://127.0.0.1:4317"
-            )),
-        }
-    }
-}
-
 /// The agent's own metrics and health endpoint.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -541,13 +480,6 @@ mod tests {
         )
         .unwrap();
         assert!(config.exporter.otlp.is_some());
-    }
-
-    #[test]
-    fn https_endpoint_rejected() {
-        let message = invalid_message("exporter:\n  otlp:\n    endpoint: https://collector:4317\n");
-        assert!(message.contains("does not support TLS"), "{message}");
-        assert!(message.contains("line 3"), "{message}");
     }
 
     #[test]

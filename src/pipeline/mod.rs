@@ -1,65 +1,52 @@
 //! Carries batches from the sources to the sink, redacting them on the way,
 //! and carries each batch's acknowledgement back.
 //!
-//! A source calls [`Pipeline::deliver`] and awaits the result. The batch is
-//! redacted on tokio's blocking pool, queued on a bounded channel, exported by
-//! the single exporter task, and acknowledged only when the sink has
-//! accepted it. Because the queue is bounded and every source waits for its
-//! acknowledgement, a slow downstream slows the sources instead of growing
-//! memory.
+//! A source calls [`Pipeline::deliver`] (or [`Pipeline::try_deliver`]) and
+//! awaits the result. The batch is redacted on tokio's blocking pool, then
+//! queued:
 //!
-//! Records are never queued unredacted: redaction happens before the batch
-//! enters the queue, and a record whose redaction fails has its text
-//! replaced whole (see [`crate::redact::otlp`]).
+//! - In the memory queue (the default), a bounded channel, the batch is
+//!   acknowledged only when the downstream has accepted it.
+//! - In the disk queue ([`disk_queue`]), the batch is acknowledged once its
+//!   record is synced to disk, and the exporter sends it from there, also
+//!   after a restart.
+//!
+//! The single exporter task ([`exporter`]) combines queued batches into
+//! export requests within the configured limits, splits batches that are
+//! too large, and retries failures with backoff and the downstream's own
+//! hints. Because both queues are bounded and every source waits for its
+//! acknowledgement, a slow downstream slows the sources instead of growing
+//! memory. When a queue is full, [`Pipeline::deliver`] waits for room (the
+//! tail sources use it) and [`Pipeline::try_deliver`] fails at once with
+//! [`DeliveryError::QueueFull`], which receivers turn into a retryable
+//! error for their client.
+//!
+//! Records are never queued unredacted, in memory or on disk: redaction
+//! happens before the batch enters a queue, and a record whose redaction
+//! fails has its text replaced whole (see [`crate::redact::otlp`]).
 
+mod disk_queue;
+mod exporter;
+mod payload;
+
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+pub use disk_queue::WhenFull;
+pub use payload::{Nested, Payload, Signal, SizeLimits};
+
+use crate::config::{ExporterConfig, QueueConfig};
 use crate::redact::Redactor;
 use crate::redact::otlp::{redact_logs_request, redact_traces_request};
-use crate::sink::{ExportError, Sink};
+use crate::sink::Sink;
 use crate::telemetry::Metrics;
-
-/// Batches waiting for the exporter. Each source waits for its own batch,
-/// so this bounds memory to this many batches plus one per source.
-const QUEUE_CAPACITY: usize = 16;
-
-/// First wait before a failed export is retried; it doubles up to
-/// [`MAX_RETRY_DELAY`], with up to 50% random jitter added.
-const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
-
-/// A batch of telemetry in OTLP form.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Payload {
-    Logs(ExportLogsServiceRequest),
-    Traces(ExportTraceServiceRequest),
-}
-
-impl Payload {
-    /// Counts the log records or spans in the batch.
-    pub fn record_count(&self) -> usize {
-        match self {
-            Payload::Logs(request) => request
-                .resource_logs
-                .iter()
-                .flat_map(|resource| &resource.scope_logs)
-                .map(|scope| scope.log_records.len())
-                .sum(),
-            Payload::Traces(request) => request
-                .resource_spans
-                .iter()
-                .flat_map(|resource| &resource.scope_spans)
-                .map(|scope| scope.spans.len())
-                .sum(),
-        }
-    }
-}
+use disk_queue::DiskQueue;
+use exporter::{Exporter, RetryPolicy};
 
 /// The reason a batch was not delivered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,57 +54,201 @@ pub enum DeliveryError {
     /// The agent is shutting down; the batch may be sent again later.
     #[error("the agent is shutting down")]
     ShuttingDown,
-    /// The downstream rejected the batch as invalid; sending it again will
-    /// not help.
+    /// The queue has no room now; the batch may be sent again later. Only
+    /// [`Pipeline::try_deliver`] returns it.
+    #[error("the delivery queue is full; retry later")]
+    QueueFull,
+    /// The disk queue failed to store the batch; it may be sent again
+    /// later.
+    #[error("the delivery queue failed to store the batch: {0}")]
+    StorageFailed(String),
+    /// The downstream rejected the batch as invalid, or the batch can never
+    /// fit the queue; sending it again will not help.
     #[error("the downstream rejected the batch: {0}")]
     Rejected(String),
 }
 
-struct Job {
-    payload: Payload,
-    acknowledgement: oneshot::Sender<Result<(), DeliveryError>>,
+impl DeliveryError {
+    /// Reports whether sending the same batch again later can succeed, so
+    /// a receiver can reply to its client with a retryable error.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, DeliveryError::Rejected(_))
+    }
+}
+
+/// A batch in a queue, with what its source is waiting for.
+pub(crate) struct Entry {
+    pub payload: Payload,
+    pub records: usize,
+    /// Encoded size, the measure of the batch limits.
+    pub bytes: usize,
+    pub ticket: Ticket,
+}
+
+/// The route by which an export's result reaches the batch's source.
+pub(crate) enum Ticket {
+    /// The source waits for the downstream's reply.
+    Waiting(oneshot::Sender<Result<(), DeliveryError>>),
+    /// The source was acknowledged when the batch reached the disk queue.
+    /// The queue forgets the batch, which ends at this position, once the
+    /// downstream has replied.
+    Stored(disk_queue::Position),
+}
+
+/// Queue, batch and retry settings, built from the `exporter` section of
+/// the configuration.
+#[derive(Debug, Clone)]
+pub struct DeliveryOptions {
+    pub limits: SizeLimits,
+    pub max_delay: Duration,
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+    pub queue: QueueOptions,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueOptions {
+    Memory { max_batches: usize },
+    Disk { dir: PathBuf, max_bytes: u64 },
+}
+
+impl DeliveryOptions {
+    /// Reads the options from the configuration. A disk queue without a
+    /// `dir` lives in `data_dir/queue`.
+    pub fn from_config(config: &ExporterConfig, data_dir: &Path) -> DeliveryOptions {
+        let queue = match &config.queue {
+            QueueConfig::Memory { max_batches } => QueueOptions::Memory {
+                max_batches: *max_batches,
+            },
+            QueueConfig::Disk { dir, max_bytes } => QueueOptions::Disk {
+                dir: dir.clone().unwrap_or_else(|| data_dir.join("queue")),
+                max_bytes: *max_bytes,
+            },
+        };
+        DeliveryOptions {
+            limits: SizeLimits {
+                max_records: config.batch.max_records,
+                max_bytes: config.batch.max_bytes,
+            },
+            max_delay: config.batch.max_delay(),
+            first_backoff: Duration::from_millis(config.retry.initial_backoff_ms),
+            max_backoff: Duration::from_millis(config.retry.max_backoff_ms),
+            queue,
+        }
+    }
+}
+
+impl Default for DeliveryOptions {
+    fn default() -> Self {
+        DeliveryOptions::from_config(&ExporterConfig::default(), Path::new("."))
+    }
+}
+
+#[derive(Clone)]
+enum Queue {
+    Memory(mpsc::Sender<Entry>),
+    Disk(Arc<DiskQueue>),
 }
 
 /// The sending side of the pipeline, shared by all sources.
 #[derive(Clone)]
 pub struct Pipeline {
-    queue: mpsc::Sender<Job>,
+    queue: Queue,
     redactor: Arc<Redactor>,
     metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
 }
 
 impl Pipeline {
-    /// Starts the exporter task and returns the pipeline that feeds it.
+    /// Opens the queue, starts the exporter task and returns the pipeline
+    /// that feeds it.
     ///
-    /// The exporter stops when `shutdown` is cancelled: batches still queued
-    /// get [`DeliveryError::ShuttingDown`], so no source
-    /// commits them. When the sink fails for good ([`ExportError::Fatal`]),
+    /// The exporter stops when `shutdown` is cancelled: batches still in
+    /// the memory queue get [`DeliveryError::ShuttingDown`], so no source
+    /// commits them, and batches in the disk queue stay there for the next
+    /// start. When the sink fails for good ([`crate::sink::ExportError::Fatal`]),
     /// the exporter cancels `shutdown` itself and its task returns the
     /// error.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the disk queue cannot be opened.
     pub fn start(
         sink: Sink,
+        options: &DeliveryOptions,
         redactor: Arc<Redactor>,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
-    ) -> (Pipeline, tokio::task::JoinHandle<Result<(), String>>) {
-        let (queue, jobs) = mpsc::channel(QUEUE_CAPACITY);
-        let exporter = tokio::spawn(run_exporter(sink, jobs, metrics.clone(), shutdown));
+    ) -> anyhow::Result<(Pipeline, tokio::task::JoinHandle<Result<(), String>>)> {
+        let (queue, entries, disk) = match &options.queue {
+            QueueOptions::Memory { max_batches } => {
+                let (sender, entries) = mpsc::channel((*max_batches).max(1));
+                (Queue::Memory(sender), entries, None)
+            }
+            QueueOptions::Disk { dir, max_bytes } => {
+                let (queue, entries) =
+                    DiskQueue::open(dir, *max_bytes, metrics.clone(), shutdown.clone())?;
+                let queue = Arc::new(queue);
+                (Queue::Disk(queue.clone()), entries, Some(queue))
+            }
+        };
+        let exporter = Exporter {
+            sink,
+            limits: options.limits,
+            max_delay: options.max_delay,
+            retry: RetryPolicy {
+                first: options.first_backoff,
+                max: options.max_backoff,
+            },
+            metrics: metrics.clone(),
+            shutdown: shutdown.clone(),
+            disk,
+        };
+        let task = tokio::spawn(exporter.run(entries));
         let pipeline = Pipeline {
             queue,
             redactor,
             metrics,
+            shutdown,
         };
-        (pipeline, exporter)
+        Ok((pipeline, task))
     }
 
-    /// Redacts `payload`, queues it for export and waits until the sink has
-    /// accepted it.
+    /// Redacts `payload`, queues it for export and waits until it is
+    /// delivered: accepted by the downstream, or stored in the disk queue.
+    /// When the queue is full, waits for room.
     ///
     /// # Cancel safety
     ///
     /// Dropping the future before it completes does not lose the batch if it
     /// was already queued: it is still exported, but no caller learns the result.
     pub async fn deliver(&self, payload: Payload) -> Result<(), DeliveryError> {
+        self.deliver_when_full(payload, WhenFull::Wait).await
+    }
+
+    /// Like [`Pipeline::deliver`], but fails at once with
+    /// [`DeliveryError::QueueFull`] when the queue has no room, so that a
+    /// receiver can ask its client to retry instead of holding the request.
+    pub async fn try_deliver(&self, payload: Payload) -> Result<(), DeliveryError> {
+        self.deliver_when_full(payload, WhenFull::Reject).await
+    }
+
+    async fn deliver_when_full(
+        &self,
+        payload: Payload,
+        when_full: WhenFull,
+    ) -> Result<(), DeliveryError> {
+        let encode = matches!(self.queue, Queue::Disk(_));
+        let redacted = self.redact(payload, encode).await?;
+        match &self.queue {
+            Queue::Memory(sender) => self.queue_in_memory(sender, redacted, when_full).await,
+            Queue::Disk(queue) => self.store_on_disk(queue, redacted, when_full).await,
+        }
+    }
+
+    /// Redacts on the blocking pool, and encodes for the disk queue there
+    /// too, since both are CPU work.
+    async fn redact(&self, payload: Payload, encode: bool) -> Result<Redacted, DeliveryError> {
         // Redaction is CPU work that a hostile record can make long, so it
         // runs on the blocking pool, and the runtime's workers stay free for
         // the receivers, the metrics endpoint and the exporter.
@@ -128,31 +259,103 @@ impl Pipeline {
                 Payload::Logs(request) => redact_logs_request(&redactor, request),
                 Payload::Traces(request) => redact_traces_request(&redactor, request),
             };
-            (payload, failed)
+            let encoded = encode.then(|| payload.encode_tagged());
+            let bytes = match &encoded {
+                Some(encoded) => encoded.len(),
+                None => payload.encoded_len(),
+            };
+            Redacted {
+                records: payload.record_count(),
+                payload,
+                bytes,
+                encoded,
+                failed,
+            }
         })
         .await;
-        let Ok((payload, failed)) = redacted else {
+        let Ok(redacted) = redacted else {
             // The task panicked outside the per-record guards, or the runtime
             // is going away; either way nothing of this batch is sent.
             Metrics::inc(&self.metrics.records_redaction_failed_total);
             return Err(DeliveryError::ShuttingDown);
         };
-        let records = payload.record_count() as u64;
-        Metrics::add(&self.metrics.records_redacted_total, records);
-        Metrics::add(&self.metrics.records_redaction_failed_total, failed as u64);
+        Metrics::add(
+            &self.metrics.records_redacted_total,
+            redacted.records as u64,
+        );
+        Metrics::add(
+            &self.metrics.records_redaction_failed_total,
+            redacted.failed as u64,
+        );
+        Ok(redacted)
+    }
 
+    async fn queue_in_memory(
+        &self,
+        sender: &mpsc::Sender<Entry>,
+        redacted: Redacted,
+        when_full: WhenFull,
+    ) -> Result<(), DeliveryError> {
         let (acknowledgement, acknowledged) = oneshot::channel();
-        let job = Job {
-            payload,
-            acknowledgement,
+        let entry = Entry {
+            payload: redacted.payload,
+            records: redacted.records,
+            bytes: redacted.bytes,
+            ticket: Ticket::Waiting(acknowledgement),
         };
-        self.queue
-            .send(job)
-            .await
-            .map_err(|_| DeliveryError::ShuttingDown)?;
+        // Counted before the send, because the exporter may take the batch
+        // off the gauge as soon as it is queued.
+        let waiting = &self.metrics.gauges.queue_batches;
+        waiting.fetch_add(1, Ordering::Relaxed);
+        let queued = match when_full {
+            WhenFull::Wait => sender
+                .send(entry)
+                .await
+                .map_err(|_| DeliveryError::ShuttingDown),
+            WhenFull::Reject => sender.try_send(entry).map_err(|err| match err {
+                mpsc::error::TrySendError::Full(_) => {
+                    Metrics::inc(&self.metrics.queue_full_total);
+                    DeliveryError::QueueFull
+                }
+                mpsc::error::TrySendError::Closed(_) => DeliveryError::ShuttingDown,
+            }),
+        };
+        if let Err(err) = queued {
+            waiting.fetch_sub(1, Ordering::Relaxed);
+            return Err(err);
+        }
         acknowledged
             .await
             .unwrap_or(Err(DeliveryError::ShuttingDown))
+    }
+
+    async fn store_on_disk(
+        &self,
+        queue: &DiskQueue,
+        redacted: Redacted,
+        when_full: WhenFull,
+    ) -> Result<(), DeliveryError> {
+        let record = redacted
+            .encoded
+            .expect("batches for the disk queue are encoded");
+        if when_full == WhenFull::Reject {
+            return queue.append(record, when_full).await;
+        }
+
+        // A source that waits (a tail) keeps its batch through storage
+        // errors, such as a full file system, until the agent stops.
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match queue.append(record.clone(), when_full).await {
+                Err(DeliveryError::StorageFailed(_)) => {}
+                result => return result,
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.shutdown.cancelled() => return Err(DeliveryError::ShuttingDown),
+            }
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
     }
 
     pub fn redactor(&self) -> &Arc<Redactor> {
@@ -164,116 +367,12 @@ impl Pipeline {
     }
 }
 
-async fn run_exporter(
-    mut sink: Sink,
-    mut jobs: mpsc::Receiver<Job>,
-    metrics: Arc<Metrics>,
-    shutdown: CancellationToken,
-) -> Result<(), String> {
-    let mut fatal = None;
-    loop {
-        let job = tokio::select! {
-            job = jobs.recv() => job,
-            () = shutdown.cancelled() => None,
-        };
-        let Some(job) = job else { break };
-
-        let result = match export_with_retries(&mut sink, &job.payload, &metrics, &shutdown).await {
-            Err(ExportOutcome::Fatal(message)) => {
-                tracing::error!(error = %message, "the sink failed for good, stopping the agent");
-                let _ = job.acknowledgement.send(Err(DeliveryError::ShuttingDown));
-                fatal = Some(message);
-                shutdown.cancel();
-                break;
-            }
-            Err(ExportOutcome::Delivery(err)) => Err(err),
-            Ok(()) => Ok(()),
-        };
-        if result.is_ok() {
-            Metrics::inc(&metrics.export_batches_total);
-            Metrics::add(
-                &metrics.export_records_total,
-                job.payload.record_count() as u64,
-            );
-        }
-        let _ = job.acknowledgement.send(result);
-    }
-
-    // Reply to every batch still queued, so its source knows it was not sent.
-    jobs.close();
-    while let Some(job) = jobs.recv().await {
-        let _ = job.acknowledgement.send(Err(DeliveryError::ShuttingDown));
-    }
-    if let Err(err) = sink.flush().await {
-        tracing::warn!(error = %err, "failed to flush the sink at shutdown");
-    }
-    match fatal {
-        Some(message) => Err(message),
-        None => Ok(()),
-    }
-}
-
-/// The reason an export ended without success.
-enum ExportOutcome {
-    Delivery(DeliveryError),
-    Fatal(String),
-}
-
-/// Exports one batch, retrying transient failures with exponential backoff
-/// until it succeeds, the downstream rejects it, or the agent shuts down.
-async fn export_with_retries(
-    sink: &mut Sink,
-    payload: &Payload,
-    metrics: &Metrics,
-    shutdown: &CancellationToken,
-) -> Result<(), ExportOutcome> {
-    let mut delay = FIRST_RETRY_DELAY;
-    let mut attempt: u32 = 1;
-    loop {
-        let error = match sink.export(payload).await {
-            Ok(()) => return Ok(()),
-            Err(ExportError::Permanent(message)) => {
-                Metrics::inc(&metrics.export_batches_dropped_total);
-                tracing::error!(error = %message, "downstream rejected a batch, dropping it");
-                return Err(ExportOutcome::Delivery(DeliveryError::Rejected(message)));
-            }
-            Err(ExportError::Fatal(message)) => return Err(ExportOutcome::Fatal(message)),
-            Err(ExportError::Transient {
-                message,
-                retry_after,
-            }) => {
-                delay = retry_after.unwrap_or(delay).min(MAX_RETRY_DELAY);
-                message
-            }
-        };
-
-        Metrics::inc(&metrics.export_retries_total);
-        let wait = with_jitter(delay);
-        tracing::warn!(
-            error = %error,
-            attempt,
-            retry_in_ms = wait.as_millis() as u64,
-            "export failed, retrying"
-        );
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {}
-            () = shutdown.cancelled() => {
-                return Err(ExportOutcome::Delivery(DeliveryError::ShuttingDown));
-            }
-        }
-        delay = (delay * 2).min(MAX_RETRY_DELAY);
-        attempt = attempt.saturating_add(1);
-    }
-}
-
-/// Adds up to 50% random jitter, so agents that lost the same downstream do
-/// not all retry at the same instant.
-fn with_jitter(delay: Duration) -> Duration {
-    let mut bytes = [0u8; 2];
-    let random = match getrandom::fill(&mut bytes) {
-        Ok(()) => u16::from_le_bytes(bytes),
-        Err(_) => 0,
-    };
-    let fraction = f64::from(random) / f64::from(u16::MAX) / 2.0;
-    delay + delay.mul_f64(fraction)
+/// A redacted batch with what the queue needs to know about it.
+struct Redacted {
+    payload: Payload,
+    records: usize,
+    bytes: usize,
+    /// The batch as a disk queue record, when the queue is on disk.
+    encoded: Option<Vec<u8>>,
+    failed: usize,
 }

@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use super::ExportError;
+use super::{Accepted, ExportError};
 use crate::pipeline::Payload;
 
 pub struct StdoutSink {
@@ -27,7 +27,7 @@ impl StdoutSink {
         }
     }
 
-    pub fn export(&mut self, payload: &Payload) -> Result<(), ExportError> {
+    pub fn export(&mut self, payload: &Payload) -> Result<Accepted, ExportError> {
         let mut line = match payload {
             Payload::Logs(request) => serde_json::to_vec(request),
             Payload::Traces(request) => serde_json::to_vec(request),
@@ -42,7 +42,10 @@ impl StdoutSink {
         let mut out = self.out.lock();
         out.write_all(&line)
             .and_then(|()| out.flush())
-            .map_err(|err| ExportError::Fatal(format!("failed to write to standard output: {err}")))
+            .map_err(|err| {
+                ExportError::Fatal(format!("failed to write to standard output: {err}"))
+            })?;
+        Ok(Accepted::default())
     }
 
     pub fn flush(&mut self) -> std::io::Result<()> {

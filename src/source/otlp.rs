@@ -4,7 +4,7 @@
 //! accepted by the downstream. A client that got `OK` knows its data
 //! arrived, and a client that got an error can retry without the agent
 //! having kept a copy. The status codes follow the OTLP specification: `UNAVAILABLE` while the agent
-//! shuts down (retryable), `INVALID_ARGUMENT` when the downstream rejected
+//! shuts down or its delivery queue is full (retryable), `INVALID_ARGUMENT` when the downstream rejected
 //! the batch as invalid, and tonic's own errors for requests that are too
 //! large or do not decode.
 
@@ -104,11 +104,15 @@ struct Handler {
 impl Handler {
     async fn deliver(&self, payload: Payload) -> Result<(), Status> {
         Metrics::inc(&self.metrics.otlp_requests_total);
-        let result = self.pipeline.deliver(payload).await;
+        // A full queue turns the client away at once rather than holding
+        // its request, so the client's own retry and backoff take over.
+        let result = self.pipeline.try_deliver(payload).await;
         result.map_err(|err| {
             Metrics::inc(&self.metrics.otlp_requests_rejected_total);
             match err {
-                DeliveryError::ShuttingDown => Status::unavailable(err.to_string()),
+                DeliveryError::ShuttingDown
+                | DeliveryError::QueueFull
+                | DeliveryError::StorageFailed(_) => Status::unavailable(err.to_string()),
                 DeliveryError::Rejected(_) => Status::invalid_argument(err.to_string()),
             }
         })

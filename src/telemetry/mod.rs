@@ -54,6 +54,8 @@ macro_rules! counters {
         #[derive(Debug, Default)]
         pub struct Metrics {
             $( #[doc = $help] pub $field: AtomicU64, )*
+            /// Current levels, such as the size of the delivery queue.
+            pub gauges: Gauges,
         }
 
         impl Metrics {
@@ -67,15 +69,51 @@ macro_rules! counters {
                     let _ = writeln!(out, "# TYPE {name} counter");
                     let _ = writeln!(out, "{name} {}", self.$field.load(Ordering::Relaxed));
                 )*
+                self.gauges.render_prometheus(&mut out);
                 out
             }
 
             /// Lists every counter with its current value, for logs and tests.
             pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+                let mut values = vec![ $( (stringify!($field), self.$field.load(Ordering::Relaxed)), )* ];
+                values.extend(self.gauges.snapshot());
+                values
+            }
+        }
+    };
+}
+
+/// Declares the gauges: values that go up and down, set rather than added
+/// to.
+macro_rules! gauges {
+    ($( $field:ident => $help:literal, )*) => {
+        /// Current levels of the whole agent.
+        #[derive(Debug, Default)]
+        pub struct Gauges {
+            $( #[doc = $help] pub $field: AtomicU64, )*
+        }
+
+        impl Gauges {
+            fn render_prometheus(&self, out: &mut String) {
+                $(
+                    let name = concat!("hush_", stringify!($field));
+                    let _ = writeln!(out, "# HELP {name} {}", $help);
+                    let _ = writeln!(out, "# TYPE {name} gauge");
+                    let _ = writeln!(out, "{name} {}", self.$field.load(Ordering::Relaxed));
+                )*
+            }
+
+            fn snapshot(&self) -> Vec<(&'static str, u64)> {
                 vec![ $( (stringify!($field), self.$field.load(Ordering::Relaxed)), )* ]
             }
         }
     };
+}
+
+gauges! {
+    queue_batches => "Batches waiting in the delivery queue for the downstream.",
+    queue_bytes => "Bytes of segment files the disk queue takes.",
+    queue_max_bytes => "Disk space the disk queue may take (exporter.queue.max_bytes); 0 for the memory queue.",
 }
 
 counters! {
@@ -95,10 +133,19 @@ counters! {
     export_records_total => "Log records and spans accepted by the downstream.",
     export_retries_total => "Export attempts that failed and were retried.",
     export_batches_dropped_total => "Batches the downstream rejected as invalid; they are not retried.",
+    export_records_rejected_total => "Records the downstream rejected in a partial success; they are not retried.",
+    queue_full_total => "Batches turned away, or held back, because the delivery queue was full.",
+    queue_frames_corrupt_total => "Torn or corrupt records found in the disk queue and skipped.",
+    queue_write_errors_total => "Failed writes to the disk queue.",
     checkpoint_write_errors_total => "Failed writes of the tail checkpoint file.",
 }
 
 impl Metrics {
+    /// Sets `gauge` to `value`.
+    pub fn set(gauge: &AtomicU64, value: u64) {
+        gauge.store(value, Ordering::Relaxed);
+    }
+
     /// Adds `n` to `counter`.
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);

@@ -39,7 +39,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
-use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
@@ -439,6 +439,29 @@ async fn serve(
 // ---------------------------------------------------------------------------
 // OTLP helpers
 // ---------------------------------------------------------------------------
+
+/// Returns a logs request with one record per string in `bodies`, under
+/// one resource and one scope.
+pub fn logs_request(bodies: &[String]) -> ExportLogsServiceRequest {
+    let log_records = bodies
+        .iter()
+        .map(|body| LogRecord {
+            body: Some(AnyValue {
+                value: Some(Value::StringValue(body.clone())),
+            }),
+            ..LogRecord::default()
+        })
+        .collect();
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records,
+                ..ScopeLogs::default()
+            }],
+            ..ResourceLogs::default()
+        }],
+    }
+}
 
 /// Returns every log record of `requests`, in order.
 pub fn log_records_of(requests: &[ExportLogsServiceRequest]) -> Vec<LogRecord> {
@@ -1002,4 +1025,35 @@ pub async fn send_raw_logs_request(port: u16, body: Vec<u8>) -> Result<(), Statu
         .unary(Request::new(body), path, RawCodec)
         .await
         .map(|_| ())
+}
+
+// ---------------------------------------------------------------------------
+// The metrics endpoint
+// ---------------------------------------------------------------------------
+
+/// Returns the text of `GET /metrics` from hush's metrics endpoint on
+/// `127.0.0.1:port`, read over a plain HTTP/1.0 connection.
+pub async fn fetch_metrics(port: u16) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap_or_else(|err| panic!("failed to connect to the metrics port {port}: {err}"));
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .expect("failed to send the metrics request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("failed to read the metrics response");
+    match response.split_once("\r\n\r\n") {
+        Some((head, body))
+            if head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200") =>
+        {
+            body.to_string()
+        }
+        _ => panic!("unexpected metrics response:\n{response}"),
+    }
 }

@@ -141,7 +141,13 @@ async fn deliver(
             tailer.commit(&offsets);
             true
         }
-        Err(DeliveryError::ShuttingDown) => false,
+        // `deliver` waits through a full or failing queue, so these come
+        // only when the agent stops.
+        Err(
+            DeliveryError::ShuttingDown
+            | DeliveryError::QueueFull
+            | DeliveryError::StorageFailed(_),
+        ) => false,
     }
 }
 
@@ -231,21 +237,21 @@ mod tests {
                 ),
         );
 
-        let exporter = OtlpExporterConfig {
-            endpoint: EndpointUrl::try_from(format!("http://{address}")).unwrap(),
-            timeout_ms: 5000,
-        };
+        let exporter =
+            OtlpExporterConfig::grpc(EndpointUrl::try_from(format!("http://{address}")).unwrap());
         let sink = Sink::Otlp(Box::new(OtlpSink::new(&exporter).unwrap()));
         let metrics = Arc::new(Metrics::default());
         let (pipeline, _exporter) = Pipeline::start(
             sink,
+            &crate::pipeline::DeliveryOptions::default(),
             Arc::new(Redactor::new(
                 crate::detect::Engine::builtin(&Default::default()).unwrap(),
                 crate::token::Tokenizer::new(crate::token::Key::generate("k1")),
             )),
             metrics.clone(),
             shutdown.clone(),
-        );
+        )
+        .unwrap();
 
         let config = TailConfig {
             include: vec![GlobPattern::try_from(format!("{}/*.log", logs.display())).unwrap()],
