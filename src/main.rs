@@ -94,6 +94,7 @@ fn execute(command: Command) -> anyhow::Result<()> {
         } => {
             let mut config = load_config(config.as_deref())?;
             if !tail.is_empty() {
+                config.tail.sources.clear();
                 config.tail.include = tail
                     .into_iter()
                     .map(GlobPattern::try_from)
