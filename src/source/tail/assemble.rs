@@ -155,6 +155,8 @@ pub struct Assembler {
     emitted_end: u64,
     sent_spans: SentSpans,
     ready: VecDeque<Record>,
+    /// Chunks made by the merger in one step, kept to reuse the allocation.
+    chunks: Vec<Chunk>,
     counts: Counts,
 }
 
@@ -179,6 +181,7 @@ impl Assembler {
             emitted_end: offset,
             sent_spans: SentSpans::default(),
             ready: VecDeque::new(),
+            chunks: Vec::new(),
             counts: Counts::default(),
         }
     }
@@ -243,7 +246,7 @@ impl Assembler {
             start_offset: line.start_offset,
             end_offset: line.end_offset,
         };
-        let mut chunks = Vec::new();
+        let mut chunks = std::mem::take(&mut self.chunks);
         self.mergers[slot].push(
             part,
             self.settings.max_line_bytes,
@@ -251,9 +254,10 @@ impl Assembler {
             &mut chunks,
             &mut self.counts,
         );
-        for chunk in chunks {
+        for chunk in chunks.drain(..) {
             self.dispatch(slot, chunk);
         }
+        self.chunks = chunks;
     }
 
     /// Sends what waited too long at `now`: lines still being merged after
@@ -507,6 +511,19 @@ impl Merger {
         out: &mut Vec<Chunk>,
         counts: &mut Counts,
     ) {
+        // Most lines are whole and fit: they need no merge buffer.
+        if self.pending.is_none() && !part.partial && part.text.len() <= max_bytes {
+            let merging = Merging {
+                text: part.text.to_vec(),
+                time_unix_nano: part.time_unix_nano,
+                start_offset: part.start_offset,
+                end_offset: part.end_offset,
+                last_part_at: now,
+            };
+            out.push(self.chunk(merging, false, counts));
+            return;
+        }
+
         // Cutting where the runtime did keeps the offsets exact: the next
         // chunk starts with this part's line.
         let overflows = self.pending.as_ref().is_some_and(|merging| {
