@@ -142,9 +142,9 @@ fn string_value(value: &Value) -> Option<&str> {
     }
 }
 
-/// Returns every record received so far with its resource, and checks that
-/// each `ResourceLogs` of a request holds a resource of its own and, for a
-/// container, the records of one file.
+/// Returns every record received so far with its resource. Checks that no
+/// two `ResourceLogs` of a request share a resource, and that a container's
+/// `ResourceLogs` contains the records of one file only.
 fn received(downstream: &Downstream) -> Vec<Received> {
     let mut all = Vec::new();
     for request in downstream.logs() {

@@ -137,7 +137,7 @@ pub struct TailConfig {
     pub include: Vec<GlobPattern>,
     /// Glob patterns of files never to read, whichever list includes them.
     pub exclude: Vec<GlobPattern>,
-    /// How the lines of the files of `include` are laid out.
+    /// Line layout of the files of `include`.
     pub format: LogFormat,
     /// Joining of continuation lines for the files of `include`; `None`
     /// makes every line a record of its own.

@@ -162,7 +162,7 @@ pub struct Assembler {
 
 impl Assembler {
     /// Creates the assembler of a file whose next line starts at `offset`.
-    /// `container_log` tells whether the file's path is in the kubelet's
+    /// `container_log` is true if the file's path is in the kubelet's
     /// layout.
     pub fn new(settings: Arc<ReadSettings>, container_log: bool, offset: u64) -> Assembler {
         let layout = match settings.format {

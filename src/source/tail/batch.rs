@@ -42,8 +42,8 @@ pub struct FileAttributes {
 
 impl FileAttributes {
     /// Builds the attributes of the file found at `path`. A container log
-    /// gets its own resource, `host` plus the Kubernetes attributes its
-    /// path tells; any other file shares `host`.
+    /// gets its own resource: `host` plus the Kubernetes attributes parsed
+    /// from its path. Any other file shares `host`.
     pub fn new(path: &Path, host: &Arc<Resource>) -> FileAttributes {
         let name = path
             .file_name()

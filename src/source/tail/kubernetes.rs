@@ -11,8 +11,8 @@
 //! The directory above `pods` or `containers` is not checked, so a host log
 //! directory mounted elsewhere (`/host/var/log/pods/...`) is recognised.
 //! Namespace, pod and container names cannot contain `_`, so the fields
-//! split without ambiguity. Nothing here reads file content, and it never
-//! asks the Kubernetes API: labels and annotations are not known.
+//! split without ambiguity. Nothing here reads file content or calls the
+//! Kubernetes API, so labels and annotations are not known.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -22,7 +22,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 
 use super::batch::{attribute, string_attribute};
 
-/// What a container log path tells about its container.
+/// Container metadata parsed from a log file path.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerLog {
     pub namespace: String,

@@ -148,7 +148,7 @@ impl Tailer {
 
         let mut current = HashMap::with_capacity(found.len());
         for path in found {
-            // A path excluded by the one source that includes it.
+            // Every source that includes this path also excludes it.
             if self.sources.settings_for(&path).is_none() {
                 continue;
             }

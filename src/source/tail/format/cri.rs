@@ -13,7 +13,7 @@ pub fn parse(line: &[u8]) -> Option<Entry<'_>> {
     let (time, rest) = split_at_space(line)?;
     let (stream, rest) = split_at_space(rest)?;
     // The runtime writes a space after the tags even when the text is
-    // empty; a line that ends right after the tags is taken as empty text.
+    // empty. A line that ends right after the tags has empty text too.
     let (tags, text) = split_at_space(rest).unwrap_or((rest, &[]));
 
     let partial = match tags.split(|&byte| byte == b':').next() {

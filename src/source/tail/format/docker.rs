@@ -1,8 +1,8 @@
 //! Docker's json-file log format: one JSON object a line, such as
 //! `{"log":"hello\n","stream":"stdout","time":"2024-05-01T10:00:00.1Z"}`.
-//! `log` holds the text with its `\n`; Docker cuts a long line into entries
-//! whose `log` lacks the `\n`, and the entry that ends with it completes the
-//! line. Other fields, such as `attrs`, are ignored.
+//! `log` contains the text with its `\n`. Docker cuts a long line into
+//! entries whose `log` lacks the `\n`, and the entry that ends with it
+//! completes the line. Other fields, such as `attrs`, are ignored.
 
 use std::borrow::Cow;
 
