@@ -158,7 +158,8 @@ pub struct TailConfig {
     /// several records, and each split is counted.
     #[serde(deserialize_with = "max_line_bytes")]
     pub max_line_bytes: usize,
-    /// Maximum number of lines in one batch sent downstream.
+    /// Maximum number of records in one batch sent downstream; a joined
+    /// multiline record counts once.
     #[serde(deserialize_with = "max_batch_lines")]
     pub max_batch_lines: usize,
     /// How long a last line without a newline waits to be completed before

@@ -240,7 +240,7 @@ impl Assembler {
         }
 
         let part = Part {
-            text: &text,
+            text,
             time_unix_nano,
             partial: line.cut || runtime_partial,
             start_offset: line.start_offset,
@@ -459,7 +459,7 @@ fn into_string(bytes: Vec<u8>) -> (String, bool) {
 /// One part of a line: a whole line, a runtime's partial line, or a framer
 /// piece.
 struct Part<'a> {
-    text: &'a [u8],
+    text: Cow<'a, [u8]>,
     time_unix_nano: u64,
     /// True if the line goes on in a later part.
     partial: bool,
@@ -514,7 +514,7 @@ impl Merger {
         // Most lines are whole and fit: they need no merge buffer.
         if self.pending.is_none() && !part.partial && part.text.len() <= max_bytes {
             let merging = Merging {
-                text: part.text.to_vec(),
+                text: part.text.into_owned(),
                 time_unix_nano: part.time_unix_nano,
                 start_offset: part.start_offset,
                 end_offset: part.end_offset,
@@ -540,7 +540,7 @@ impl Merger {
             end_offset: part.end_offset,
             last_part_at: now,
         });
-        merging.text.extend_from_slice(part.text);
+        merging.text.extend_from_slice(&part.text);
         merging.end_offset = part.end_offset;
         merging.last_part_at = now;
 
