@@ -2,10 +2,10 @@
 //! redaction or export.
 //!
 //! Run with `cargo bench --bench tail_formats`. Every case reads the same
-//! generated log (20,000 events, a Java stack trace every 50th) from memory,
-//! laid out as raw lines, as CRI lines or as Docker json-file lines, and
-//! Criterion reports throughput in bytes of the raw layout, so the cases
-//! compare per byte of log text. Compare numbers only within one run.
+//! generated log (20,000 events, a Java stack trace every 50th) from memory.
+//! The log is laid out as raw lines, as CRI lines or as Docker json-file
+//! lines. Criterion reports throughput in bytes of the raw layout, so the
+//! cases compare per byte of log text. Compare numbers only within one run.
 //!
 //! - `framer`: splits the raw bytes into lines, the floor of every case;
 //! - `framer_to_string`: also copies each line into a `String`, checking
@@ -27,8 +27,8 @@ use hush::source::tail::framer::LineFramer;
 
 const EVENTS: usize = 20_000;
 const TIME: &str = "2024-05-01T10:00:00.123456789Z";
-/// Longest text of one CRI or Docker line, as containerd and Docker cut
-/// long lines.
+/// Maximum text bytes of one CRI or Docker line: containerd and Docker cut
+/// longer lines into parts of this size.
 const RUNTIME_LINE_BYTES: usize = 16 * 1024;
 
 /// One line of the log and the stream it was written to.

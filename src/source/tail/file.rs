@@ -324,8 +324,12 @@ mod tests {
     }
 
     fn raw_assembler(offset: u64) -> Assembler {
+        assembler(LogFormat::Raw, offset)
+    }
+
+    fn assembler(format: LogFormat, offset: u64) -> Assembler {
         let settings = ReadSettings {
-            format: LogFormat::Raw,
+            format,
             max_line_bytes: 1024,
             partial_line_timeout: Duration::from_millis(100),
             multiline: None,
@@ -481,5 +485,35 @@ mod tests {
         assert!(second.invalid_utf8);
         assert_eq!(second.body, "bad \u{FFFD}\u{FFFD}");
         assert_eq!(second.end_offset, 10);
+    }
+
+    #[test]
+    fn merging_line_keeps_file_undrained() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("0.log");
+        fs::write(&path, "2024-05-01T10:00:00Z stdout P first part\n").unwrap();
+        let (handle, id, fingerprint) = open_with_identity(&path).unwrap().unwrap();
+        let start = Instant::now();
+        let mut file = FollowedFile::open(
+            path.clone(),
+            handle,
+            id,
+            fingerprint,
+            0,
+            assembler(LogFormat::Cri, 0),
+            start,
+        )
+        .unwrap();
+
+        assert_eq!(file.next_record(start).unwrap(), None);
+        assert!(!file.is_drained(), "a line still being merged was lost");
+        assert_eq!(file.next_expired_record(start), None);
+
+        let later = start + Duration::from_millis(150);
+        let record = file.next_expired_record(later).unwrap();
+        assert_eq!(record.body, "first part");
+        assert_eq!(record.end_offset, 41);
+        file.committed_offset = record.end_offset;
+        assert!(file.is_drained());
     }
 }
