@@ -1,6 +1,8 @@
 //! The file tailing source: follows log files matched by globs, sends their
 //! lines to the pipeline as OTLP log records, and saves how far each file
-//! was delivered, so a restart neither loses nor repeats a line.
+//! was delivered, so a restart neither loses nor repeats a line. The one
+//! exception: where a container's stdout and stderr records overlap, a
+//! restart can send whole records again (see [`assemble`]).
 //!
 //! Parts:
 //! - [`discover`] finds the files matching the include and exclude globs,
@@ -80,7 +82,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     if config.include_pattern_count() == 0 {
-        tracing::info!("no tail.include patterns, file tailing is off");
+        tracing::info!("no tail.include or tail.sources patterns, file tailing is off");
         shutdown.cancelled().await;
         return Ok(());
     }
