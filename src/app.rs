@@ -134,7 +134,7 @@ pub async fn run_agent(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let tail_patterns = config.tail.include.len();
+    let tail_patterns = config.tail.include_pattern_count();
     if tail_patterns > 0 {
         tasks.spawn(crate::source::tail::run(
             config.tail.clone(),

@@ -30,8 +30,9 @@ enum Command {
         /// standard output.
         #[arg(long, short)]
         config: Option<PathBuf>,
-        /// Tail files matching this glob instead of the configured ones;
-        /// repeat for several patterns.
+        /// Tail files matching this glob instead of the configured ones
+        /// (tail.include and tail.sources), read with the top-level
+        /// tail.format and tail.multiline; repeat for several patterns.
         #[arg(long = "tail", value_name = "GLOB")]
         tail: Vec<String>,
         /// Directory for checkpoints, instead of the configured data_dir.
@@ -94,6 +95,7 @@ fn execute(command: Command) -> anyhow::Result<()> {
         } => {
             let mut config = load_config(config.as_deref())?;
             if !tail.is_empty() {
+                config.tail.sources.clear();
                 config.tail.include = tail
                     .into_iter()
                     .map(GlobPattern::try_from)

@@ -27,6 +27,9 @@ pub use exporter::{
     HeaderName, HeaderValueSource, MIN_DISK_QUEUE_BYTES, OtlpExporterConfig, Protocol, QueueConfig,
     RetryConfig, TlsConfig,
 };
+/// Largest joined record, in bytes: the byte limit of one tail batch, which
+/// keeps a request well under the 4 MiB that common gRPC servers accept.
+pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 
 /// The embedded default configuration, used when no `--config` is given.
 pub const DEFAULT_YAML: &str = include_str!("../../config/default.yaml");
@@ -136,10 +139,21 @@ pub enum StartAt {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TailConfig {
-    /// Glob patterns of files to read. Empty disables tailing.
+    /// Glob patterns of files to read with `format` and `multiline`. Empty
+    /// (and no `sources`) disables tailing.
     pub include: Vec<GlobPattern>,
-    /// Glob patterns of files never to read, even when included.
+    /// Glob patterns of files never to read, whichever list includes them.
     pub exclude: Vec<GlobPattern>,
+    /// Line layout of the files of `include`.
+    pub format: LogFormat,
+    /// Joining of continuation lines for the files of `include`; `None`
+    /// makes every line a record of its own.
+    pub multiline: Option<MultilineConfig>,
+    /// More groups of files, each with its own format and multiline
+    /// settings. A file is read with the first group here that includes it
+    /// and does not exclude it, and with the top-level settings only when no
+    /// group takes it.
+    pub sources: Vec<TailSourceConfig>,
     /// The start position of files seen for the first time. Files with a
     /// checkpoint always resume from it.
     pub start_at: StartAt,
@@ -151,11 +165,13 @@ pub struct TailConfig {
     /// several records, and each split is counted.
     #[serde(deserialize_with = "max_line_bytes")]
     pub max_line_bytes: usize,
-    /// Maximum number of lines in one batch sent downstream.
+    /// Maximum number of records in one batch sent downstream; a joined
+    /// multiline record counts once.
     #[serde(deserialize_with = "max_batch_lines")]
     pub max_batch_lines: usize,
     /// How long a last line without a newline waits to be completed before
-    /// it is sent as it is, in milliseconds.
+    /// it is sent as it is, in milliseconds. The same wait applies to a
+    /// CRI or Docker line whose runtime wrote only its first parts.
     pub partial_line_timeout_ms: u64,
 }
 
@@ -164,6 +180,9 @@ impl Default for TailConfig {
         TailConfig {
             include: Vec::new(),
             exclude: Vec::new(),
+            format: LogFormat::Auto,
+            multiline: None,
+            sources: Vec::new(),
             start_at: StartAt::Beginning,
             poll_interval_ms: 250,
             max_line_bytes: 64 * 1024,
@@ -180,6 +199,129 @@ impl TailConfig {
 
     pub fn partial_line_timeout(&self) -> Duration {
         Duration::from_millis(self.partial_line_timeout_ms)
+    }
+
+    /// Counts the include patterns of the top level and of every source;
+    /// with none, tailing is off.
+    pub fn include_pattern_count(&self) -> usize {
+        let in_sources: usize = self.sources.iter().map(|source| source.include.len()).sum();
+        self.include.len() + in_sources
+    }
+}
+
+/// A group of files read with the same format and multiline settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TailSourceConfig {
+    /// Glob patterns of the files of this group; at least one.
+    #[serde(deserialize_with = "source_include")]
+    pub include: Vec<GlobPattern>,
+    /// Glob patterns of files this group leaves to the next group.
+    #[serde(default)]
+    pub exclude: Vec<GlobPattern>,
+    #[serde(default)]
+    pub format: LogFormat,
+    #[serde(default)]
+    pub multiline: Option<MultilineConfig>,
+}
+
+/// The layout of the lines of a tailed file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Chosen per file from its first line: `docker` or `cri` when the line
+    /// parses as one, otherwise `raw`. In the kubelet's layout
+    /// (`.../pods/<namespace>_<pod>_<uid>/<container>/<n>.log`) the choice
+    /// waits for the first line that parses, because those files are never
+    /// raw.
+    #[default]
+    Auto,
+    /// Each line is a record as it is.
+    Raw,
+    /// The CRI log format of containerd and CRI-O:
+    /// `<RFC 3339 time> <stdout|stderr> <P|F> <text>`.
+    Cri,
+    /// Docker's json-file format:
+    /// `{"log":"text\n","stream":"stdout","time":"<RFC 3339 time>"}`.
+    Docker,
+}
+
+/// Joining of continuation lines, such as the lines of a stack trace, into
+/// the record of the line that starts them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultilineConfig {
+    /// Regex (Rust `regex` syntax) that matches the first line of a record;
+    /// a line that does not match is joined to the record before it. It is
+    /// searched anywhere in the line unless anchored with `^`.
+    pub start_pattern: StartPattern,
+    /// How long a record waits for another continuation line before it is
+    /// sent, in milliseconds.
+    #[serde(default = "default_multiline_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Maximum number of lines in one joined record; the next line starts a
+    /// new record.
+    #[serde(
+        default = "default_multiline_max_lines",
+        deserialize_with = "multiline_max_lines"
+    )]
+    pub max_lines: usize,
+    /// Maximum bytes of one joined record; a line that would make it longer
+    /// starts a new record.
+    #[serde(
+        default = "default_multiline_max_bytes",
+        deserialize_with = "multiline_max_bytes"
+    )]
+    pub max_bytes: usize,
+}
+
+impl MultilineConfig {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+fn default_multiline_timeout_ms() -> u64 {
+    1000
+}
+
+// A Java stack trace with its causes is rarely longer than a few hundred
+// lines.
+fn default_multiline_max_lines() -> usize {
+    500
+}
+
+fn default_multiline_max_bytes() -> usize {
+    256 * 1024
+}
+
+/// The compiled start pattern of [`MultilineConfig`], checked for syntax
+/// when the configuration is read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct StartPattern(regex::Regex);
+
+impl StartPattern {
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// Returns true if `line` starts a new record.
+    pub fn is_start(&self, line: &str) -> bool {
+        self.0.is_match(line)
+    }
+}
+
+impl TryFrom<String> for StartPattern {
+    type Error = String;
+
+    fn try_from(pattern: String) -> Result<Self, Self::Error> {
+        if pattern.is_empty() {
+            return Err("invalid start pattern: the pattern is empty".to_string());
+        }
+        regex::Regex::new(&pattern)
+            .map(StartPattern)
+            .map_err(|err| format!("invalid start pattern {pattern:?}: {err}"))
     }
 }
 
@@ -211,6 +353,39 @@ fn max_line_bytes<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u
 
 fn max_batch_lines<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
     at_least(deserializer, "max_batch_lines", 1, "line")
+}
+
+fn multiline_max_lines<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<usize, D::Error> {
+    at_least(deserializer, "max_lines", 1, "line")
+}
+
+/// Reads `multiline.max_bytes`: at least 1 KiB, like `max_line_bytes`, and
+/// at most the batch byte limit, because one record never spans batches.
+fn multiline_max_bytes<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<usize, D::Error> {
+    let value = at_least(deserializer, "max_bytes", 1024, "bytes")?;
+    if value > MAX_RECORD_BYTES {
+        return Err(serde::de::Error::custom(format!(
+            "invalid max_bytes {value}: it must be at most {MAX_RECORD_BYTES} bytes"
+        )));
+    }
+    Ok(value)
+}
+
+/// Reads a source's include list, which must name at least one pattern.
+fn source_include<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<GlobPattern>, D::Error> {
+    let patterns = Vec::<GlobPattern>::deserialize(deserializer)?;
+    if patterns.is_empty() {
+        return Err(serde::de::Error::custom(
+            "invalid include: a source needs at least one pattern",
+        ));
+    }
+    Ok(patterns)
 }
 
 /// A glob pattern checked for syntax when the configuration is read.
@@ -511,6 +686,88 @@ mod tests {
         let message = invalid_message("detect:\n  allow:\n    patterns: ['^10\\.(']\n");
         assert!(message.contains("allow pattern"), "{message}");
         assert!(message.contains("line 3"), "{message}");
+    }
+
+    #[test]
+    fn tail_sources_parsed() {
+        let config = Config::from_yaml(
+            "tail:\n\
+             \x20 include: ['/var/log/*.log']\n\
+             \x20 sources:\n\
+             \x20   - include: ['/var/log/pods/*/*/*.log']\n\
+             \x20     format: cri\n\
+             \x20     multiline:\n\
+             \x20       start_pattern: '^\\d{4}-'\n\
+             \x20       max_lines: 50\n",
+            "t.yaml",
+        )
+        .unwrap();
+
+        assert_eq!(config.tail.format, LogFormat::Auto);
+        assert!(config.tail.multiline.is_none());
+        let source = &config.tail.sources[0];
+        assert_eq!(source.format, LogFormat::Cri);
+        assert!(source.exclude.is_empty());
+        let multiline = source.multiline.as_ref().unwrap();
+        assert!(multiline.start_pattern.is_start("2024-05-01 x"));
+        assert!(!multiline.start_pattern.is_start("\tat x"));
+        assert_eq!(multiline.max_lines, 50);
+        assert_eq!(multiline.max_bytes, 256 * 1024);
+        assert_eq!(multiline.timeout(), Duration::from_secs(1));
+        assert_eq!(config.tail.include_pattern_count(), 2);
+    }
+
+    #[test]
+    fn unknown_format_named_with_line() {
+        let message = invalid_message("tail:\n  include: ['/a/*.log']\n  format: json\n");
+        assert!(message.contains("json"), "{message}");
+        assert!(message.contains("line 3"), "{message}");
+    }
+
+    #[test]
+    fn bad_start_pattern_named_with_line() {
+        let message = invalid_message("tail:\n  multiline:\n    start_pattern: '^(2024'\n");
+        assert!(message.contains("start pattern"), "{message}");
+        assert!(message.contains("line 3"), "{message}");
+    }
+
+    #[test]
+    fn multiline_needs_start_pattern() {
+        let message = invalid_message("tail:\n  multiline:\n    timeout_ms: 10\n");
+        assert!(message.contains("start_pattern"), "{message}");
+    }
+
+    #[test]
+    fn multiline_limits_checked() {
+        let cases = [
+            ("max_lines: 0", "max_lines"),
+            ("max_bytes: 10", "max_bytes"),
+            ("max_bytes: 4194304", "at most"),
+        ];
+        for (setting, expected) in cases {
+            let yaml = format!("tail:\n  multiline:\n    start_pattern: x\n    {setting}\n");
+            let message = invalid_message(&yaml);
+            assert!(message.contains(expected), "{setting}: {message}");
+            assert!(message.contains("line 4"), "{setting}: {message}");
+        }
+    }
+
+    #[test]
+    fn source_needs_include() {
+        let message = invalid_message("tail:\n  sources:\n    - include: []\n      format: raw\n");
+        assert!(message.contains("at least one pattern"), "{message}");
+        assert!(message.contains("line 3"), "{message}");
+
+        let message = invalid_message("tail:\n  sources:\n    - format: raw\n");
+        assert!(message.contains("include"), "{message}");
+    }
+
+    #[test]
+    fn unknown_source_field_named_with_line() {
+        let message =
+            invalid_message("tail:\n  sources:\n    - include: ['/a/*.log']\n      parser: cri\n");
+        assert!(message.contains("parser"), "{message}");
+        assert!(message.contains("line 4"), "{message}");
     }
 
     #[test]

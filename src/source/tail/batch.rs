@@ -1,15 +1,21 @@
-//! Builds the OTLP log batch sent for tailed lines, and remembers how far
+//! Builds the OTLP log batch sent for tailed records, and remembers how far
 //! each file's offset may advance once the batch is acknowledged.
 //!
-//! One batch is one `ExportLogsServiceRequest` with one `ResourceLogs`
-//! (attribute `host.name`), one `ScopeLogs` named `hush.tail`, and one
-//! `LogRecord` per line, with the OpenTelemetry semantic-convention
-//! attributes `log.file.path` and `log.file.name`. The line's own time is
-//! unknown without parsing it, so `time_unix_nano` is 0 and
-//! `observed_time_unix_nano` is when the line was read.
+//! One batch is one `ExportLogsServiceRequest`. Records are grouped into one
+//! `ResourceLogs` per resource: files of one container share a resource
+//! with its Kubernetes attributes (see [`super::kubernetes`]), and all other
+//! files share the host's (`host.name`). Each `ResourceLogs` has one
+//! `ScopeLogs` named `hush.tail`, and one `LogRecord` per record, with the
+//! OpenTelemetry semantic-convention attributes `log.file.path`,
+//! `log.file.name`, and `log.iostream` for container lines.
+//!
+//! `time_unix_nano` is the container runtime's time of a CRI or Docker
+//! record, and 0 for a raw line, whose own time is unknown without parsing
+//! it. `observed_time_unix_nano` is when the record was read.
 
 use std::ffi::CStr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -18,7 +24,9 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, Key
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
+use super::assemble::Record;
 use super::file::FileId;
+use super::kubernetes::ContainerLog;
 use crate::pipeline::Payload;
 
 /// Instrumentation scope name of every record the tail source makes.
@@ -29,107 +37,152 @@ pub const SCOPE_NAME: &str = "hush.tail";
 pub struct FileAttributes {
     path: String,
     name: String,
+    resource: Arc<Resource>,
 }
 
 impl FileAttributes {
-    pub fn new(path: &Path) -> FileAttributes {
+    /// Builds the attributes of the file found at `path`. A container log
+    /// gets its own resource: `host` plus the Kubernetes attributes parsed
+    /// from its path. Any other file shares `host`.
+    pub fn new(path: &Path, host: &Arc<Resource>) -> FileAttributes {
         let name = path
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let resource = match ContainerLog::of_file(path) {
+            Some(container) => {
+                let mut resource = Resource::clone(host);
+                resource.attributes.extend(container.resource_attributes());
+                Arc::new(resource)
+            }
+            None => host.clone(),
+        };
         FileAttributes {
             path: path.to_string_lossy().into_owned(),
             name,
+            resource,
         }
     }
+}
+
+/// The records of one resource.
+#[derive(Debug)]
+struct ResourceGroup {
+    resource: Arc<Resource>,
+    records: Vec<LogRecord>,
 }
 
 /// Records collected for one batch, and the offset each file reaches once
 /// the batch is acknowledged.
 #[derive(Debug, Default)]
 pub struct Batch {
-    records: Vec<LogRecord>,
+    groups: Vec<ResourceGroup>,
+    /// Records in all groups.
+    len: usize,
     /// Last end offset per file, in the order files were first added.
     offsets: Vec<(FileId, u64)>,
     invalid_utf8: u64,
-    /// Bytes of line text in `records`.
+    /// Bytes of record text in the batch.
     body_bytes: usize,
 }
 
-/// Line bytes after which a batch takes no more lines. It keeps a batch of
-/// long lines well under the 4 MiB default request limit of common gRPC
-/// servers (grpc-go, tonic), which would otherwise reject it as too large
-/// on every retry.
+/// Record bytes after which a batch takes no more records. It keeps a batch
+/// of long records well under the 4 MiB default request limit of common
+/// gRPC servers (grpc-go, tonic), which would otherwise reject it as too
+/// large on every retry.
 pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
 
 impl Batch {
-    pub fn with_capacity(lines: usize) -> Batch {
-        Batch {
-            records: Vec::with_capacity(lines),
-            ..Batch::default()
-        }
-    }
-
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.len == 0
     }
 
-    /// Reports whether the batch has `max_lines` lines or
-    /// [`MAX_BATCH_BYTES`] of line text.
+    /// Reports whether the batch has `max_lines` records or
+    /// [`MAX_BATCH_BYTES`] of record text.
     pub fn is_full(&self, max_lines: usize) -> bool {
-        self.records.len() >= max_lines || self.body_bytes >= MAX_BATCH_BYTES
+        self.len >= max_lines || self.body_bytes >= MAX_BATCH_BYTES
     }
 
-    /// Lines in this batch that were converted lossily from invalid UTF-8.
+    /// Records in this batch that were converted lossily from invalid UTF-8.
     pub fn invalid_utf8_count(&self) -> u64 {
         self.invalid_utf8
     }
 
-    /// Files with lines in this batch, and the offset just past their last
-    /// line.
+    /// Files with records in this batch, and the offset where reading
+    /// resumes after their last record.
     pub fn offsets(&self) -> &[(FileId, u64)] {
         &self.offsets
     }
 
-    /// Adds one line of the file `id`, which ends at `end_offset`.
+    /// Adds one record of the file `id`.
     pub fn push(
         &mut self,
         id: FileId,
         attributes: &FileAttributes,
-        body: String,
-        invalid_utf8: bool,
-        end_offset: u64,
+        record: Record,
         observed_unix_nanos: u64,
     ) {
-        self.body_bytes += body.len();
-        self.records.push(LogRecord {
-            observed_time_unix_nano: observed_unix_nanos,
-            body: Some(string_value(body)),
-            attributes: vec![
-                string_attribute("log.file.path", attributes.path.clone()),
-                string_attribute("log.file.name", attributes.name.clone()),
-            ],
-            ..LogRecord::default()
-        });
-        if invalid_utf8 {
+        self.body_bytes += record.body.len();
+        self.len += 1;
+        if record.invalid_utf8 {
             self.invalid_utf8 += 1;
         }
 
+        let mut record_attributes = vec![
+            string_attribute("log.file.path", attributes.path.clone()),
+            string_attribute("log.file.name", attributes.name.clone()),
+        ];
+        if let Some(stream) = record.stream {
+            record_attributes.push(string_attribute(
+                "log.iostream",
+                stream.as_str().to_string(),
+            ));
+        }
+        let log_record = LogRecord {
+            time_unix_nano: record.time_unix_nano,
+            observed_time_unix_nano: observed_unix_nanos,
+            body: Some(string_value(record.body)),
+            attributes: record_attributes,
+            ..LogRecord::default()
+        };
+        self.group_of(&attributes.resource).push(log_record);
+
         match self.offsets.iter_mut().find(|(file, _)| *file == id) {
-            Some((_, offset)) => *offset = end_offset,
-            None => self.offsets.push((id, end_offset)),
+            Some((_, offset)) => *offset = record.end_offset,
+            None => self.offsets.push((id, record.end_offset)),
         }
     }
 
-    /// Returns the line texts, for tests.
+    /// Returns the records of `resource`, adding a group for it if needed.
+    /// Records of one file come in runs, so the last group is checked first.
+    fn group_of(&mut self, resource: &Arc<Resource>) -> &mut Vec<LogRecord> {
+        let position = self
+            .groups
+            .iter()
+            .rposition(|group| Arc::ptr_eq(&group.resource, resource));
+        let index = match position {
+            Some(index) => index,
+            None => {
+                self.groups.push(ResourceGroup {
+                    resource: resource.clone(),
+                    records: Vec::new(),
+                });
+                self.groups.len() - 1
+            }
+        };
+        &mut self.groups[index].records
+    }
+
+    /// Returns the record texts, for tests.
     #[cfg(test)]
     pub fn bodies(&self) -> Vec<String> {
-        self.records
+        self.groups
             .iter()
+            .flat_map(|group| &group.records)
             .map(
                 |record| match record.body.as_ref().and_then(|body| body.value.as_ref()) {
                     Some(Value::StringValue(text)) => text.clone(),
@@ -140,26 +193,28 @@ impl Batch {
     }
 
     /// Wraps the records in an OTLP request.
-    pub fn into_payload(self, resource: &Resource) -> Payload {
-        let scope_logs = ScopeLogs {
-            scope: Some(InstrumentationScope {
-                name: SCOPE_NAME.to_string(),
-                ..InstrumentationScope::default()
-            }),
-            log_records: self.records,
-            ..ScopeLogs::default()
-        };
-        Payload::Logs(ExportLogsServiceRequest {
-            resource_logs: vec![ResourceLogs {
-                resource: Some(resource.clone()),
-                scope_logs: vec![scope_logs],
+    pub fn into_payload(self) -> Payload {
+        let resource_logs = self
+            .groups
+            .into_iter()
+            .map(|group| ResourceLogs {
+                resource: Some(Resource::clone(&group.resource)),
+                scope_logs: vec![ScopeLogs {
+                    scope: Some(InstrumentationScope {
+                        name: SCOPE_NAME.to_string(),
+                        ..InstrumentationScope::default()
+                    }),
+                    log_records: group.records,
+                    ..ScopeLogs::default()
+                }],
                 ..ResourceLogs::default()
-            }],
-        })
+            })
+            .collect();
+        Payload::Logs(ExportLogsServiceRequest { resource_logs })
     }
 }
 
-/// Builds the resource of every batch: `host.name` when the OS reports one.
+/// Builds the host's resource: `host.name` when the OS reports one.
 pub fn host_resource() -> Resource {
     let attributes = hostname()
         .map(|name| vec![string_attribute("host.name", name)])
@@ -200,17 +255,24 @@ fn string_value(text: String) -> AnyValue {
     }
 }
 
-fn string_attribute(key: &str, value: String) -> KeyValue {
+/// Builds an attribute with any value.
+pub fn attribute(key: &str, value: Value) -> KeyValue {
     KeyValue {
         key: key.to_string(),
-        value: Some(string_value(value)),
+        value: Some(AnyValue { value: Some(value) }),
         ..KeyValue::default()
     }
+}
+
+/// Builds an attribute with a string value.
+pub fn string_attribute(key: &str, value: String) -> KeyValue {
+    attribute(key, Value::StringValue(value))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::tail::format::Stream;
 
     fn string_of(value: &Option<AnyValue>) -> &str {
         match value.as_ref().and_then(|value| value.value.as_ref()) {
@@ -219,17 +281,39 @@ mod tests {
         }
     }
 
+    fn record(body: &str, end_offset: u64) -> Record {
+        Record {
+            body: body.to_string(),
+            invalid_utf8: false,
+            time_unix_nano: 0,
+            stream: None,
+            end_offset,
+        }
+    }
+
+    fn host() -> Arc<Resource> {
+        Arc::new(Resource {
+            attributes: vec![string_attribute("host.name", "node-1".to_string())],
+            ..Resource::default()
+        })
+    }
+
+    fn requests_of(payload: Payload) -> ExportLogsServiceRequest {
+        match payload {
+            Payload::Logs(request) => request,
+            other => panic!("expected logs, got {other:?}"),
+        }
+    }
+
     #[test]
     fn batch_full_by_lines_or_bytes() {
         let id = FileId { dev: 1, inode: 2 };
-        let attributes = FileAttributes::new(Path::new("/var/log/app.log"));
-        let mut batch = Batch::with_capacity(2);
+        let attributes = FileAttributes::new(Path::new("/var/log/app.log"), &host());
+        let mut batch = Batch::default();
         batch.push(
             id,
             &attributes,
-            "x".repeat(MAX_BATCH_BYTES / 2),
-            false,
-            1,
+            record(&"x".repeat(MAX_BATCH_BYTES / 2), 1),
             1,
         );
         assert!(!batch.is_full(10));
@@ -238,9 +322,7 @@ mod tests {
         batch.push(
             id,
             &attributes,
-            "x".repeat(MAX_BATCH_BYTES / 2),
-            false,
-            2,
+            record(&"x".repeat(MAX_BATCH_BYTES / 2), 2),
             1,
         );
         assert!(batch.is_full(10), "the byte limit was reached");
@@ -249,18 +331,20 @@ mod tests {
     #[test]
     fn batch_builds_one_resource_and_scope() {
         let id = FileId { dev: 1, inode: 2 };
-        let attributes = FileAttributes::new(Path::new("/var/log/app.log"));
-        let mut batch = Batch::with_capacity(2);
-        batch.push(id, &attributes, "first".to_string(), false, 6, 11);
-        batch.push(id, &attributes, "second".to_string(), true, 13, 12);
+        let attributes = FileAttributes::new(Path::new("/var/log/app.log"), &host());
+        let mut batch = Batch::default();
+        batch.push(id, &attributes, record("first", 6), 11);
+        let mut second = record("second", 13);
+        second.invalid_utf8 = true;
+        batch.push(id, &attributes, second, 12);
 
         assert_eq!(batch.offsets(), &[(id, 13)]);
         assert_eq!(batch.invalid_utf8_count(), 1);
-        let Payload::Logs(request) = batch.into_payload(&Resource::default()) else {
-            panic!("expected logs");
-        };
+        let request = requests_of(batch.into_payload());
 
         assert_eq!(request.resource_logs.len(), 1);
+        let resource = request.resource_logs[0].resource.as_ref().unwrap();
+        assert_eq!(resource.attributes[0].key, "host.name");
         let scopes = &request.resource_logs[0].scope_logs;
         assert_eq!(scopes.len(), 1);
         assert_eq!(scopes[0].scope.as_ref().unwrap().name, SCOPE_NAME);
@@ -269,6 +353,7 @@ mod tests {
         assert_eq!(string_of(&records[1].body), "second");
         assert_eq!(records[1].time_unix_nano, 0);
         assert_eq!(records[1].observed_time_unix_nano, 12);
+        assert_eq!(records[0].attributes.len(), 2);
         assert_eq!(records[0].attributes[0].key, "log.file.path");
         assert_eq!(
             string_of(&records[0].attributes[0].value),
@@ -279,15 +364,86 @@ mod tests {
     }
 
     #[test]
+    fn container_record_has_time_and_stream() {
+        let id = FileId { dev: 1, inode: 2 };
+        let attributes = FileAttributes::new(Path::new("/var/log/pods/a_b_c/d/0.log"), &host());
+        let mut batch = Batch::default();
+        let mut line = record("text", 5);
+        line.time_unix_nano = 42;
+        line.stream = Some(Stream::Stderr);
+
+        batch.push(id, &attributes, line, 50);
+
+        let request = requests_of(batch.into_payload());
+        let record = &request.resource_logs[0].scope_logs[0].log_records[0];
+        assert_eq!(record.time_unix_nano, 42);
+        assert_eq!(record.observed_time_unix_nano, 50);
+        assert_eq!(record.attributes[2].key, "log.iostream");
+        assert_eq!(string_of(&record.attributes[2].value), "stderr");
+    }
+
+    #[test]
+    fn records_grouped_by_resource() {
+        let host = host();
+        let plain = FileAttributes::new(Path::new("/var/log/syslog"), &host);
+        let other_plain = FileAttributes::new(Path::new("/var/log/auth.log"), &host);
+        let web = FileAttributes::new(Path::new("/var/log/pods/shop_web_u1/nginx/0.log"), &host);
+        let db = FileAttributes::new(Path::new("/var/log/pods/shop_db_u2/pg/1.log"), &host);
+        let mut batch = Batch::default();
+
+        batch.push(FileId { dev: 1, inode: 1 }, &plain, record("s1", 1), 0);
+        batch.push(FileId { dev: 1, inode: 3 }, &web, record("w1", 1), 0);
+        batch.push(
+            FileId { dev: 1, inode: 2 },
+            &other_plain,
+            record("a1", 1),
+            0,
+        );
+        batch.push(FileId { dev: 1, inode: 4 }, &db, record("d1", 1), 0);
+        batch.push(FileId { dev: 1, inode: 3 }, &web, record("w2", 2), 0);
+
+        let request = requests_of(batch.into_payload());
+        let groups: Vec<(Vec<&str>, Vec<&str>)> = request
+            .resource_logs
+            .iter()
+            .map(|resource_logs| {
+                let keys = resource_logs
+                    .resource
+                    .as_ref()
+                    .unwrap()
+                    .attributes
+                    .iter()
+                    .filter(|kv| kv.key == "k8s.pod.name" || kv.key == "host.name")
+                    .map(|kv| string_of(&kv.value))
+                    .collect();
+                let bodies = resource_logs.scope_logs[0]
+                    .log_records
+                    .iter()
+                    .map(|record| string_of(&record.body))
+                    .collect();
+                (keys, bodies)
+            })
+            .collect();
+        assert_eq!(
+            groups,
+            vec![
+                (vec!["node-1"], vec!["s1", "a1"]),
+                (vec!["node-1", "web"], vec!["w1", "w2"]),
+                (vec!["node-1", "db"], vec!["d1"]),
+            ]
+        );
+    }
+
+    #[test]
     fn offsets_kept_per_file() {
         let first = FileId { dev: 1, inode: 2 };
         let second = FileId { dev: 1, inode: 3 };
-        let attributes = FileAttributes::new(Path::new("a.log"));
+        let attributes = FileAttributes::new(Path::new("a.log"), &host());
         let mut batch = Batch::default();
 
-        batch.push(first, &attributes, String::new(), false, 1, 0);
-        batch.push(second, &attributes, String::new(), false, 5, 0);
-        batch.push(first, &attributes, String::new(), false, 2, 0);
+        batch.push(first, &attributes, record("", 1), 0);
+        batch.push(second, &attributes, record("", 5), 0);
+        batch.push(first, &attributes, record("", 2), 0);
 
         assert_eq!(batch.offsets(), &[(first, 2), (second, 5)]);
     }

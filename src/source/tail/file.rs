@@ -1,4 +1,5 @@
-//! A followed file: its identity, its open handle and its read position.
+//! A followed file: its identity, its open handle, its read position, and
+//! the assembly of its lines into records.
 //!
 //! A file is identified by its device and inode number plus a fingerprint
 //! of its first bytes. The inode alone is not enough, because the file
@@ -15,7 +16,6 @@
 //! All IO here is blocking `std::fs`; the caller runs it off the async
 //! runtime's worker threads.
 
-use std::borrow::Cow;
 use std::fs::{File, Metadata};
 use std::io::{self, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
@@ -24,7 +24,8 @@ use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
-use super::framer::{Line, LineFramer};
+use super::assemble::{Assembler, Counts, Record};
+use super::framer::LineFramer;
 
 /// Largest prefix of a file that its fingerprint covers, in bytes.
 pub const FINGERPRINT_MAX_BYTES: usize = 1024;
@@ -122,31 +123,8 @@ pub struct FollowedFile {
     pub at_eof: bool,
     file: File,
     framer: LineFramer,
+    assembler: Assembler,
     bytes_read: u64,
-}
-
-/// One line ready to send: its text and where it ends in the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    /// The line without its line ending, converted lossily if it was not
-    /// valid UTF-8.
-    pub body: String,
-    pub invalid_utf8: bool,
-    pub end_offset: u64,
-}
-
-impl Record {
-    fn from_line(line: Line<'_>) -> Record {
-        let (body, invalid_utf8) = match String::from_utf8_lossy(line.bytes) {
-            Cow::Borrowed(text) => (text.to_owned(), false),
-            Cow::Owned(text) => (text, true),
-        };
-        Record {
-            body,
-            invalid_utf8,
-            end_offset: line.end_offset,
-        }
-    }
 }
 
 /// Change to a file's content since it was last checked.
@@ -160,18 +138,19 @@ pub enum ContentChange {
 }
 
 impl FollowedFile {
-    /// Starts following `file`, found at `path`, from `offset`.
+    /// Starts following `file`, found at `path`, from `offset`, turning
+    /// its lines into records with `assembler`.
     pub fn open(
         path: PathBuf,
         mut file: File,
         id: FileId,
         fingerprint: Fingerprint,
         offset: u64,
-        max_line_bytes: usize,
+        assembler: Assembler,
         now: Instant,
     ) -> io::Result<FollowedFile> {
         file.seek(SeekFrom::Start(offset))?;
-        let mut framer = LineFramer::new(max_line_bytes, offset);
+        let mut framer = LineFramer::new(assembler.settings().framer_line_cap(), offset);
         if offset > 0 && !follows_newline(&file, offset)? {
             framer.resume_mid_line();
         }
@@ -185,6 +164,7 @@ impl FollowedFile {
             at_eof: false,
             file,
             framer,
+            assembler,
             bytes_read: 0,
         })
     }
@@ -203,11 +183,15 @@ impl FollowedFile {
     /// Returns true if every byte read was framed into a record and
     /// acknowledged, so closing the file loses nothing.
     pub fn is_drained(&self) -> bool {
-        !self.framer.has_partial() && self.committed_offset == self.framer.framed_offset()
+        !self.framer.has_partial()
+            && self.assembler.is_empty()
+            && self.committed_offset == self.framer.framed_offset()
     }
 
-    pub fn take_split_count(&mut self) -> u64 {
-        self.framer.take_split_count()
+    /// Returns the lines, malformed lines and cuts counted since the last
+    /// call, and resets them.
+    pub fn take_counts(&mut self) -> Counts {
+        self.assembler.take_counts()
     }
 
     /// Returns the bytes read from the file since the last call, and resets
@@ -216,13 +200,18 @@ impl FollowedFile {
         std::mem::take(&mut self.bytes_read)
     }
 
-    /// Returns the next record, reading more of the file when no complete
-    /// line is buffered. Returns `Ok(None)` at the end of the data available
-    /// now.
+    /// Returns the next record, reading more of the file when no record is
+    /// ready. Returns `Ok(None)` at the end of the data available now; lines
+    /// still being merged or joined then wait for
+    /// [`Self::next_expired_record`].
     pub fn next_record(&mut self, now: Instant) -> io::Result<Option<Record>> {
         loop {
+            if let Some(record) = self.assembler.pop() {
+                return Ok(Some(record));
+            }
             if let Some(line) = self.framer.next_line() {
-                return Ok(Some(Record::from_line(line)));
+                self.assembler.push_line(line, now);
+                continue;
             }
 
             let read = self.framer.read_from(&mut self.file)?;
@@ -236,14 +225,23 @@ impl FollowedFile {
         }
     }
 
-    /// Returns the held partial line as a record, as it is, if there is one.
-    pub fn flush_partial(&mut self) -> Option<Record> {
-        self.framer.flush_partial().map(Record::from_line)
-    }
+    /// Returns a record of what waited too long at `now`: a last line
+    /// without a newline after `partial_line_timeout`, or a line still being
+    /// merged or joined after its timeout. Call it only after
+    /// [`Self::next_record`] returned `Ok(None)`.
+    pub fn next_expired_record(&mut self, now: Instant) -> Option<Record> {
+        if let Some(record) = self.assembler.pop() {
+            return Some(record);
+        }
 
-    /// Returns true if a partial line is held.
-    pub fn has_partial(&self) -> bool {
-        self.framer.has_partial()
+        let waited = now.saturating_duration_since(self.last_data_at);
+        if waited >= self.assembler.settings().partial_line_timeout
+            && let Some(line) = self.framer.flush_partial()
+        {
+            self.assembler.push_line(line, now);
+        }
+        self.assembler.flush_expired(now);
+        self.assembler.pop()
     }
 
     /// Checks whether the file was truncated in place: its size dropped below
@@ -265,6 +263,7 @@ impl FollowedFile {
     pub fn restart_from_beginning(&mut self) -> io::Result<()> {
         self.file.seek(SeekFrom::Start(0))?;
         self.framer.reset(0);
+        self.assembler.reset(0);
         self.committed_offset = 0;
         self.at_eof = false;
         self.fingerprint = Fingerprint::read(&self.file, FINGERPRINT_MAX_BYTES)?;
@@ -303,8 +302,12 @@ pub fn open_with_identity(path: &Path) -> io::Result<Option<(File, FileId, Finge
 mod tests {
     use std::fs::{self, OpenOptions};
     use std::io::Write;
+    use std::sync::Arc;
+    use std::time::Duration;
 
     use super::*;
+    use crate::config::LogFormat;
+    use crate::source::tail::assemble::ReadSettings;
 
     fn follow(path: &Path, offset: u64) -> FollowedFile {
         let (file, id, fingerprint) = open_with_identity(path).unwrap().unwrap();
@@ -314,10 +317,24 @@ mod tests {
             id,
             fingerprint,
             offset,
-            1024,
+            raw_assembler(offset),
             Instant::now(),
         )
         .unwrap()
+    }
+
+    fn raw_assembler(offset: u64) -> Assembler {
+        assembler(LogFormat::Raw, offset)
+    }
+
+    fn assembler(format: LogFormat, offset: u64) -> Assembler {
+        let settings = ReadSettings {
+            format,
+            max_line_bytes: 1024,
+            partial_line_timeout: Duration::from_millis(100),
+            multiline: None,
+        };
+        Assembler::new(Arc::new(settings), false, offset)
     }
 
     fn append(path: &Path, bytes: &[u8]) {
@@ -468,5 +485,35 @@ mod tests {
         assert!(second.invalid_utf8);
         assert_eq!(second.body, "bad \u{FFFD}\u{FFFD}");
         assert_eq!(second.end_offset, 10);
+    }
+
+    #[test]
+    fn merging_line_keeps_file_undrained() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("0.log");
+        fs::write(&path, "2024-05-01T10:00:00Z stdout P first part\n").unwrap();
+        let (handle, id, fingerprint) = open_with_identity(&path).unwrap().unwrap();
+        let start = Instant::now();
+        let mut file = FollowedFile::open(
+            path.clone(),
+            handle,
+            id,
+            fingerprint,
+            0,
+            assembler(LogFormat::Cri, 0),
+            start,
+        )
+        .unwrap();
+
+        assert_eq!(file.next_record(start).unwrap(), None);
+        assert!(!file.is_drained(), "a line still being merged was lost");
+        assert_eq!(file.next_expired_record(start), None);
+
+        let later = start + Duration::from_millis(150);
+        let record = file.next_expired_record(later).unwrap();
+        assert_eq!(record.body, "first part");
+        assert_eq!(record.end_offset, 41);
+        file.committed_offset = record.end_offset;
+        assert!(file.is_drained());
     }
 }

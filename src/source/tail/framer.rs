@@ -5,7 +5,8 @@
 //! - a line ends at `\n`, which is not part of the line. One `\r` right
 //!   before it is dropped too (CRLF), and a `\r` anywhere else is kept;
 //! - a line longer than `max_line_bytes` is cut into pieces of at most that
-//!   size, each one a record of its own (see [`split_point`]);
+//!   size (see [`split_point`]); every piece but the last is marked
+//!   [`Line::cut`], so the caller can tell a piece from a whole line;
 //! - bytes after the last `\n` are held until the line is completed, or
 //!   until the caller gives up waiting and calls [`LineFramer::flush_partial`].
 //!
@@ -27,13 +28,18 @@ const IDLE_READ_BYTES: usize = 4 * 1024;
 /// at, in bytes.
 const SPLIT_SEARCH_BYTES: usize = 256;
 
-/// One line, or one piece of a long line, and the file offset just past it.
+/// One line, or one piece of a long line, and where it lies in the file.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Line<'a> {
     pub bytes: &'a [u8],
-    /// Offset of the first byte after this record, newline included: where
-    /// reading resumes once this record is acknowledged.
+    /// Offset of the first byte of this line or piece.
+    pub start_offset: u64,
+    /// Offset of the first byte after this line or piece, newline included:
+    /// where reading resumes once it is acknowledged.
     pub end_offset: u64,
+    /// True if this is a piece of a line longer than the cap and the line
+    /// goes on in the next piece.
+    pub cut: bool,
 }
 
 /// Line splitter over a file read in chunks.
@@ -48,14 +54,9 @@ pub struct LineFramer {
     /// `buf[start..scanned]` is known to contain no `\n`, so a long partial
     /// line is not searched again after every read.
     scanned: usize,
-    /// True while the pieces of an over-long line are being emitted, so the
-    /// line is counted once however many pieces it makes.
-    in_split_line: bool,
     /// True after a partial line was flushed: when its `\n` arrives later,
     /// the empty rest of that line is skipped instead of sent as a record.
     partial_flushed: bool,
-    /// Lines that were cut into pieces since the last [`Self::take_split_count`].
-    split_count: u64,
     /// True after a read returned end of file, until one returns bytes.
     idle: bool,
 }
@@ -69,9 +70,7 @@ impl LineFramer {
             start: 0,
             buf_offset: offset,
             scanned: 0,
-            in_split_line: false,
             partial_flushed: false,
-            split_count: 0,
             idle: false,
         }
     }
@@ -106,12 +105,6 @@ impl LineFramer {
     /// Returns true if bytes of an incomplete line are held.
     pub fn has_partial(&self) -> bool {
         self.start < self.buf.len()
-    }
-
-    /// Returns the number of lines cut into pieces since the last call, and
-    /// resets it.
-    pub fn take_split_count(&mut self) -> u64 {
-        std::mem::take(&mut self.split_count)
     }
 
     /// Reads one chunk from `reader` into the buffer and returns the number
@@ -183,7 +176,6 @@ impl LineFramer {
             let line_start = self.start;
             self.start = newline + 1;
             self.scanned = self.start;
-            self.in_split_line = false;
 
             // The rest of a flushed partial line is only its line ending.
             if std::mem::take(&mut self.partial_flushed) && content_len == 0 {
@@ -192,7 +184,9 @@ impl LineFramer {
 
             return Some(Line {
                 bytes: &self.buf[line_start..content_end],
+                start_offset: self.buf_offset + line_start as u64,
                 end_offset: self.framed_offset(),
+                cut: false,
             });
         }
     }
@@ -200,10 +194,6 @@ impl LineFramer {
     /// Cuts a piece off a line whose content, ending at `content_end`, is
     /// longer than the cap.
     fn emit_piece(&mut self, content_end: usize) -> Line<'_> {
-        if !self.in_split_line {
-            self.in_split_line = true;
-            self.split_count += 1;
-        }
         self.partial_flushed = false;
 
         let piece_start = self.start;
@@ -211,7 +201,9 @@ impl LineFramer {
         self.start += cut;
         Line {
             bytes: &self.buf[piece_start..piece_start + cut],
+            start_offset: self.buf_offset + piece_start as u64,
             end_offset: self.framed_offset(),
+            cut: true,
         }
     }
 
@@ -229,9 +221,10 @@ impl LineFramer {
         Some(self.emit_piece(content_end))
     }
 
-    /// Returns the held bytes of an incomplete line as a record, as they
-    /// are, or `None` if there are none. The caller decides when the line
-    /// has waited long enough.
+    /// Returns the held bytes of an incomplete line as a whole line, as
+    /// they are, or `None` if there are none. The caller decides when the
+    /// line has waited long enough. Bytes that complete it later make a new
+    /// line.
     pub fn flush_partial(&mut self) -> Option<Line<'_>> {
         if !self.has_partial() {
             return None;
@@ -240,10 +233,11 @@ impl LineFramer {
         self.start = self.buf.len();
         self.scanned = self.start;
         self.partial_flushed = true;
-        self.in_split_line = false;
         Some(Line {
             bytes: &self.buf[piece_start..],
+            start_offset: self.buf_offset + piece_start as u64,
             end_offset: self.framed_offset(),
+            cut: false,
         })
     }
 }
@@ -297,22 +291,36 @@ mod tests {
     use super::*;
 
     /// Feeds `input` to a framer in reads of `chunk` bytes and collects every
-    /// record with its end offset, flushing a partial line at the end if
-    /// `flush` is set.
-    fn frame(input: &[u8], max: usize, chunk: usize, flush: bool) -> (Vec<(Vec<u8>, u64)>, u64) {
+    /// line with its end offset, flushing a partial line at the end if
+    /// `flush` is set. Also returns the `cut` flag of each line, and checks
+    /// that each line starts where the one before it ended.
+    fn frame(
+        input: &[u8],
+        max: usize,
+        chunk: usize,
+        flush: bool,
+    ) -> (Vec<(Vec<u8>, u64)>, Vec<bool>) {
         let mut framer = LineFramer::new(max, 0);
         let mut records = Vec::new();
+        let mut cuts = Vec::new();
+        let mut expected_start = 0;
+        let mut collect = |line: Line<'_>| {
+            assert!(line.start_offset >= expected_start, "{line:?}");
+            expected_start = line.end_offset;
+            records.push((line.bytes.to_vec(), line.end_offset));
+            cuts.push(line.cut);
+        };
         for piece in input.chunks(chunk.max(1)) {
             let mut reader = piece;
             while framer.read_from(&mut reader).unwrap() > 0 {}
             while let Some(line) = framer.next_line() {
-                records.push((line.bytes.to_vec(), line.end_offset));
+                collect(line);
             }
         }
         if flush && let Some(line) = framer.flush_partial() {
-            records.push((line.bytes.to_vec(), line.end_offset));
+            collect(line);
         }
-        (records, framer.take_split_count())
+        (records, cuts)
     }
 
     fn bodies(records: &[(Vec<u8>, u64)]) -> Vec<&[u8]> {
@@ -424,19 +432,38 @@ mod tests {
         );
         assert_eq!(records[0].1, 10);
         assert_eq!(records[1].1, 20);
-        assert_eq!(splits, 1);
+        assert_eq!(splits, vec![true, false]);
     }
 
     #[test]
-    fn long_line_split_counted_once() {
+    fn long_line_pieces_marked_cut() {
         let input = [b"x".repeat(35), b"\nshort\n".to_vec()].concat();
 
-        let (records, splits) = frame(&input, 10, 1000, false);
+        let (records, cuts) = frame(&input, 10, 1000, false);
 
         assert_eq!(records.len(), 5);
         assert_eq!(records[3].0, b"xxxxx");
         assert_eq!(records[4].0, b"short");
-        assert_eq!(splits, 1);
+        assert_eq!(cuts, vec![true, true, true, false, false]);
+    }
+
+    #[test]
+    fn line_start_offsets_exact() {
+        let mut framer = LineFramer::new(4, 100);
+        framer.read_from(&mut &b"ab\r\ncdefgh\n"[..]).unwrap();
+
+        let first = framer.next_line().unwrap();
+        assert_eq!((first.start_offset, first.end_offset), (100, 104));
+        let piece = framer.next_line().unwrap();
+        assert_eq!(
+            (piece.start_offset, piece.end_offset, piece.cut),
+            (104, 108, true)
+        );
+        let rest = framer.next_line().unwrap();
+        assert_eq!(
+            (rest.start_offset, rest.end_offset, rest.cut),
+            (108, 111, false)
+        );
     }
 
     #[test]
@@ -448,7 +475,7 @@ mod tests {
         // Two full pieces are certain; the last 5 bytes wait for a newline.
         assert_eq!(bodies(&records), vec![&b"xxxxxxxxxx"[..]; 2]);
         assert_eq!(records[1].1, 20);
-        assert_eq!(splits, 1);
+        assert_eq!(splits, vec![true, true]);
     }
 
     #[test]
@@ -458,7 +485,7 @@ mod tests {
         let (records, splits) = frame(input, 10, 1, false);
 
         assert_eq!(bodies(&records), vec![&b"0123456789"[..]]);
-        assert_eq!(splits, 0);
+        assert_eq!(splits, vec![false]);
     }
 
     #[test]

@@ -1,12 +1,19 @@
 //! The file tailing source: follows log files matched by globs, sends their
 //! lines to the pipeline as OTLP log records, and saves how far each file
-//! was delivered, so a restart neither loses nor repeats a line.
+//! was delivered, so a restart neither loses nor repeats a line. The one
+//! exception: where a container's stdout and stderr records overlap, a
+//! restart can send whole records again (see [`assemble`]).
 //!
 //! Parts:
-//! - [`discover`] finds the files matching the include and exclude globs;
+//! - [`discover`] finds the files matching the include and exclude globs,
+//!   and [`sources`] chooses the settings each one is read with;
 //! - [`file`] identifies a file (device, inode, fingerprint) and reads it;
 //! - [`framer`] cuts the bytes into lines;
-//! - [`batch`] builds the OTLP request;
+//! - [`assemble`] turns lines into records: it parses CRI and Docker lines
+//!   ([`format`]), merges the parts of split lines, and joins multiline
+//!   records ([`multiline`]);
+//! - [`batch`] builds the OTLP request, with the Kubernetes resource
+//!   attributes of container logs ([`kubernetes`]);
 //! - [`checkpoint`] saves the acknowledged offsets;
 //! - [`tailer`] ties them into the steps of one turn of the loop below.
 //!
@@ -29,17 +36,21 @@
 //!
 //! This source never logs line content, only paths, offsets and counts.
 
+pub mod assemble;
 pub mod batch;
 pub mod checkpoint;
 pub mod discover;
 pub mod file;
+pub mod format;
 pub mod framer;
+pub mod kubernetes;
+pub mod multiline;
+pub mod sources;
 pub mod tailer;
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use opentelemetry_proto::tonic::resource::v1::Resource;
 use tokio_util::sync::CancellationToken;
 
 use self::tailer::Tailer;
@@ -70,8 +81,8 @@ pub async fn run(
     pipeline: Pipeline,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    if config.include.is_empty() {
-        tracing::info!("no tail.include patterns, file tailing is off");
+    if config.include_pattern_count() == 0 {
+        tracing::info!("no tail.include or tail.sources patterns, file tailing is off");
         shutdown.cancelled().await;
         return Ok(());
     }
@@ -82,7 +93,6 @@ pub async fn run(
     let mut tailer = on_blocking_thread(move || Tailer::new(config, &data_dir, metrics))
         .await
         .and_then(|result| result)?;
-    let resource = batch::host_resource();
 
     while !shutdown.is_cancelled() {
         let (returned, batch) = on_blocking_thread(move || {
@@ -94,7 +104,7 @@ pub async fn run(
 
         let full = batch.is_full(max_batch_lines);
         if !batch.is_empty() {
-            let delivered = deliver(&pipeline, &resource, &mut tailer, batch).await;
+            let delivered = deliver(&pipeline, &mut tailer, batch).await;
             if !delivered {
                 break;
             }
@@ -119,16 +129,11 @@ pub async fn run(
 
 /// Sends one batch and commits its offsets unless the agent is shutting
 /// down. Returns false if the loop must stop.
-async fn deliver(
-    pipeline: &Pipeline,
-    resource: &Resource,
-    tailer: &mut Tailer,
-    batch: batch::Batch,
-) -> bool {
+async fn deliver(pipeline: &Pipeline, tailer: &mut Tailer, batch: batch::Batch) -> bool {
     let offsets = batch.offsets().to_vec();
     let lines = batch.len() as u64;
 
-    match pipeline.deliver(batch.into_payload(resource)).await {
+    match pipeline.deliver(batch.into_payload()).await {
         Ok(()) => {
             tailer.commit(&offsets);
             true

@@ -19,10 +19,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::batch::{Batch, FileAttributes, unix_nanos_now};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+
+use super::assemble::Assembler;
+use super::batch::{Batch, FileAttributes, host_resource, unix_nanos_now};
 use super::checkpoint::CheckpointStore;
 use super::discover::Discovery;
 use super::file::{ContentChange, FileId, FollowedFile, PathStatus, open_with_identity};
+use super::kubernetes::is_container_log_path;
+use super::sources::Sources;
 use crate::config::{StartAt, TailConfig};
 use crate::telemetry::{LogPath, Metrics};
 
@@ -43,6 +48,9 @@ struct Tracked {
 pub struct Tailer {
     config: TailConfig,
     discovery: Discovery,
+    sources: Sources,
+    /// The resource of every file that is not a container log.
+    host_resource: Arc<Resource>,
     store: CheckpointStore,
     files: BTreeMap<FileId, Tracked>,
     /// The file the next batch starts with, so that one busy file cannot
@@ -68,7 +76,8 @@ impl Tailer {
         data_dir: &Path,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Tailer> {
-        let discovery = Discovery::new(&config.include, &config.exclude)?;
+        let sources = Sources::new(&config)?;
+        let discovery = Discovery::new(&Sources::include_patterns(&config), &config.exclude)?;
         let store = CheckpointStore::load(data_dir)?;
         tracing::info!(
             checkpoints = %store.path().display(),
@@ -78,6 +87,8 @@ impl Tailer {
         Ok(Tailer {
             config,
             discovery,
+            sources,
+            host_resource: Arc::new(host_resource()),
             store,
             files: BTreeMap::new(),
             next_file: None,
@@ -137,6 +148,10 @@ impl Tailer {
 
         let mut current = HashMap::with_capacity(found.len());
         for path in found {
+            // Every source that includes this path also excludes it.
+            if self.sources.settings_for(&path).is_none() {
+                continue;
+            }
             // The file may vanish between the listing and the stat.
             let Ok(metadata) = fs::metadata(&path) else {
                 continue;
@@ -273,6 +288,10 @@ impl Tailer {
             }
         };
         let offset = self.start_offset(id, &file, size, path);
+        let Some(settings) = self.sources.settings_for(path) else {
+            return;
+        };
+        let assembler = Assembler::new(settings.clone(), is_container_log_path(path), offset);
 
         match FollowedFile::open(
             path.to_path_buf(),
@@ -280,7 +299,7 @@ impl Tailer {
             id,
             fingerprint,
             offset,
-            self.config.max_line_bytes,
+            assembler,
             now,
         ) {
             Ok(followed) => {
@@ -288,7 +307,7 @@ impl Tailer {
                 Metrics::inc(&self.metrics.tail_files_opened_total);
                 tracing::info!(path = %LogPath(path), offset, "following a file");
                 self.store.set(id, fingerprint, offset, path);
-                let attributes = FileAttributes::new(path);
+                let attributes = FileAttributes::new(path, &self.host_resource);
                 self.files.insert(
                     id,
                     Tracked {
@@ -332,13 +351,13 @@ impl Tailer {
         }
     }
 
-    /// Reads records into a batch until it has `max_batch_lines` lines or
+    /// Reads records into a batch until it has `max_batch_lines` records or
     /// [`super::batch::MAX_BATCH_BYTES`] of text, or every file is at its
-    /// end. Partial lines that waited longer than the timeout
-    /// are sent as they are.
+    /// end. Lines that waited longer than their timeout to be completed,
+    /// merged or joined are sent as they are.
     pub fn collect(&mut self, now: Instant) -> Batch {
         let max_lines = self.config.max_batch_lines.max(1);
-        let mut batch = Batch::with_capacity(max_lines.min(4096));
+        let mut batch = Batch::default();
         let observed = unix_nanos_now();
 
         let ids = self.visit_order();
@@ -347,22 +366,18 @@ impl Tailer {
             let Some(tracked) = self.files.get_mut(id) else {
                 continue;
             };
-            let result = fill_from_file(
-                tracked,
-                *id,
-                &mut batch,
-                max_lines,
-                now,
-                self.config.partial_line_timeout(),
-                observed,
-            );
+            let result = fill_from_file(tracked, *id, &mut batch, max_lines, now, observed);
             Metrics::add(
                 &self.metrics.tail_bytes_total,
                 tracked.file.take_bytes_read(),
             );
+            let counts = tracked.file.take_counts();
+            Metrics::add(&self.metrics.tail_lines_total, counts.lines);
+            Metrics::add(&self.metrics.tail_lines_split_total, counts.split);
+            Metrics::add(&self.metrics.tail_lines_malformed_total, counts.malformed);
             Metrics::add(
-                &self.metrics.tail_lines_split_total,
-                tracked.file.take_split_count(),
+                &self.metrics.tail_multiline_records_cut_total,
+                counts.multiline_cut,
             );
             if let Err(err) = result {
                 failed.push((*id, err));
@@ -377,7 +392,6 @@ impl Tailer {
         for (id, err) in failed {
             self.drop_after_error(id, &err);
         }
-        Metrics::add(&self.metrics.tail_lines_total, batch.len() as u64);
         Metrics::add(
             &self.metrics.tail_lines_invalid_utf8_total,
             batch.invalid_utf8_count(),
@@ -451,45 +465,25 @@ impl Tailer {
 }
 
 /// Moves records from one file into `batch` until the batch is full or the
-/// file has no complete line left.
+/// file has no record ready, even after sending what waited too long.
 fn fill_from_file(
     tracked: &mut Tracked,
     id: FileId,
     batch: &mut Batch,
     max_lines: usize,
     now: Instant,
-    partial_line_timeout: Duration,
     observed_unix_nanos: u64,
 ) -> std::io::Result<()> {
     let Tracked { file, attributes } = tracked;
     while !batch.is_full(max_lines) {
-        match file.next_record(now)? {
-            Some(record) => batch.push(
-                id,
-                attributes,
-                record.body,
-                record.invalid_utf8,
-                record.end_offset,
-                observed_unix_nanos,
-            ),
-            None => {
-                let waited = now.saturating_duration_since(file.last_data_at);
-                if file.has_partial()
-                    && waited >= partial_line_timeout
-                    && let Some(record) = file.flush_partial()
-                {
-                    batch.push(
-                        id,
-                        attributes,
-                        record.body,
-                        record.invalid_utf8,
-                        record.end_offset,
-                        observed_unix_nanos,
-                    );
-                }
-                break;
-            }
-        }
+        let record = match file.next_record(now)? {
+            Some(record) => record,
+            None => match file.next_expired_record(now) {
+                Some(record) => record,
+                None => break,
+            },
+        };
+        batch.push(id, attributes, record, observed_unix_nanos);
     }
     Ok(())
 }
