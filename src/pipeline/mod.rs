@@ -9,19 +9,27 @@
 //! memory.
 //!
 //! Records are never queued unredacted: redaction happens before the batch
-//! enters the queue, and a record whose redaction fails has its text
-//! replaced whole (see [`crate::redact::otlp`]).
+//! enters the queue, and a record whose redaction fails is dropped and
+//! counted (see [`crate::redact::otlp`]).
+//!
+//! Sources that can tell their client to come back later (the OTLP
+//! receivers) use [`Pipeline::try_deliver`], which fails at once with
+//! [`DeliveryError::Busy`] when the queue is full instead of waiting.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::redact::Redactor;
-use crate::redact::otlp::{redact_logs_request, redact_traces_request};
+use crate::redact::otlp::{
+    data_point_count, redact_logs_request, redact_metrics_request, redact_traces_request,
+};
 use crate::sink::{ExportError, Sink};
 use crate::telemetry::Metrics;
 
@@ -39,10 +47,11 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 pub enum Payload {
     Logs(ExportLogsServiceRequest),
     Traces(ExportTraceServiceRequest),
+    Metrics(ExportMetricsServiceRequest),
 }
 
 impl Payload {
-    /// Counts the log records or spans in the batch.
+    /// Counts the log records, spans or metric data points in the batch.
     pub fn record_count(&self) -> usize {
         match self {
             Payload::Logs(request) => request
@@ -57,8 +66,23 @@ impl Payload {
                 .flat_map(|resource| &resource.scope_spans)
                 .map(|scope| scope.spans.len())
                 .sum(),
+            Payload::Metrics(request) => request
+                .resource_metrics
+                .iter()
+                .flat_map(|resource| &resource.scope_metrics)
+                .flat_map(|scope| &scope.metrics)
+                .map(data_point_count)
+                .sum(),
         }
     }
+}
+
+/// The outcome of a batch that the sink accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Delivered {
+    /// Records (log records, spans or data points) left out because
+    /// redacting them failed.
+    pub dropped_records: usize,
 }
 
 /// The reason a batch was not delivered.
@@ -71,11 +95,26 @@ pub enum DeliveryError {
     /// not help.
     #[error("the downstream rejected the batch: {0}")]
     Rejected(String),
+    /// The queue was full; the batch may be sent again later. Only
+    /// [`Pipeline::try_deliver`] returns this.
+    #[error("the export queue is full")]
+    Busy,
 }
 
 struct Job {
     payload: Payload,
     acknowledgement: oneshot::Sender<Result<(), DeliveryError>>,
+}
+
+impl Job {
+    fn new(payload: Payload) -> (Job, oneshot::Receiver<Result<(), DeliveryError>>) {
+        let (acknowledgement, acknowledged) = oneshot::channel();
+        let job = Job {
+            payload,
+            acknowledgement,
+        };
+        (job, acknowledged)
+    }
 }
 
 /// The sending side of the pipeline, shared by all sources.
@@ -118,34 +157,8 @@ impl Pipeline {
     /// Dropping the future before it completes does not lose the batch if it
     /// was already queued: it is still exported, but no caller learns the result.
     pub async fn deliver(&self, payload: Payload) -> Result<(), DeliveryError> {
-        // Redaction is CPU work that a hostile record can make long, so it
-        // runs on the blocking pool, and the runtime's workers stay free for
-        // the receivers, the metrics endpoint and the exporter.
-        let redactor = self.redactor.clone();
-        let redacted = tokio::task::spawn_blocking(move || {
-            let mut payload = payload;
-            let failed = match &mut payload {
-                Payload::Logs(request) => redact_logs_request(&redactor, request),
-                Payload::Traces(request) => redact_traces_request(&redactor, request),
-            };
-            (payload, failed)
-        })
-        .await;
-        let Ok((payload, failed)) = redacted else {
-            // The task panicked outside the per-record guards, or the runtime
-            // is going away; either way nothing of this batch is sent.
-            Metrics::inc(&self.metrics.records_redaction_failed_total);
-            return Err(DeliveryError::ShuttingDown);
-        };
-        let records = payload.record_count() as u64;
-        Metrics::add(&self.metrics.records_redacted_total, records);
-        Metrics::add(&self.metrics.records_redaction_failed_total, failed as u64);
-
-        let (acknowledgement, acknowledged) = oneshot::channel();
-        let job = Job {
-            payload,
-            acknowledgement,
-        };
+        let (payload, _dropped) = self.redact(payload).await?;
+        let (job, acknowledged) = Job::new(payload);
         self.queue
             .send(job)
             .await
@@ -153,6 +166,59 @@ impl Pipeline {
         acknowledged
             .await
             .unwrap_or(Err(DeliveryError::ShuttingDown))
+    }
+
+    /// Like [`Pipeline::deliver`], but returns [`DeliveryError::Busy`] at
+    /// once when the queue has no free slot, so the caller can ask its
+    /// client to retry later. The slot is reserved before redaction starts.
+    /// A batch whose every record failed redaction is not queued.
+    pub async fn try_deliver(&self, payload: Payload) -> Result<Delivered, DeliveryError> {
+        let slot = self.queue.try_reserve().map_err(|err| match err {
+            TrySendError::Full(()) => DeliveryError::Busy,
+            TrySendError::Closed(()) => DeliveryError::ShuttingDown,
+        })?;
+
+        let (payload, dropped_records) = self.redact(payload).await?;
+        let delivered = Delivered { dropped_records };
+        if dropped_records > 0 && payload.record_count() == 0 {
+            return Ok(delivered);
+        }
+
+        let (job, acknowledged) = Job::new(payload);
+        slot.send(job);
+        acknowledged
+            .await
+            .unwrap_or(Err(DeliveryError::ShuttingDown))
+            .map(|()| delivered)
+    }
+
+    /// Redacts a batch and returns it with the number of records dropped
+    /// because their redaction failed.
+    async fn redact(&self, payload: Payload) -> Result<(Payload, usize), DeliveryError> {
+        // Redaction is CPU work that a hostile record can make long, so it
+        // runs on the blocking pool, and the runtime's workers stay free for
+        // the receivers, the metrics endpoint and the exporter.
+        let redactor = self.redactor.clone();
+        let redacted = tokio::task::spawn_blocking(move || {
+            let mut payload = payload;
+            let dropped = match &mut payload {
+                Payload::Logs(request) => redact_logs_request(&redactor, request),
+                Payload::Traces(request) => redact_traces_request(&redactor, request),
+                Payload::Metrics(request) => redact_metrics_request(&redactor, request),
+            };
+            (payload, dropped)
+        })
+        .await;
+        let Ok((payload, dropped)) = redacted else {
+            // The task panicked outside the per-record guards, or the runtime
+            // is going away; either way nothing of this batch is sent.
+            Metrics::inc(&self.metrics.records_redaction_failed_total);
+            return Err(DeliveryError::ShuttingDown);
+        };
+        let records = payload.record_count() as u64;
+        Metrics::add(&self.metrics.records_redacted_total, records);
+        Metrics::add(&self.metrics.records_redaction_failed_total, dropped as u64);
+        Ok((payload, dropped))
     }
 
     pub fn redactor(&self) -> &Arc<Redactor> {

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
@@ -20,6 +21,7 @@ pub struct OtlpSink {
     endpoint: String,
     logs: LogsServiceClient<Channel>,
     traces: TraceServiceClient<Channel>,
+    metrics: MetricsServiceClient<Channel>,
 }
 
 impl OtlpSink {
@@ -35,7 +37,8 @@ impl OtlpSink {
         Ok(OtlpSink {
             endpoint,
             logs: LogsServiceClient::new(channel.clone()),
-            traces: TraceServiceClient::new(channel),
+            traces: TraceServiceClient::new(channel.clone()),
+            metrics: MetricsServiceClient::new(channel),
         })
     }
 
@@ -63,6 +66,18 @@ impl OtlpSink {
                     .into_inner()
                     .partial_success
                     .map(|partial| (partial.rejected_spans, partial.error_message))
+                    .unwrap_or_default()
+            }
+            Payload::Metrics(request) => {
+                let response = self
+                    .metrics
+                    .export(request.clone())
+                    .await
+                    .map_err(|status| classify(&self.endpoint, &status))?;
+                response
+                    .into_inner()
+                    .partial_success
+                    .map(|partial| (partial.rejected_data_points, partial.error_message))
                     .unwrap_or_default()
             }
         };

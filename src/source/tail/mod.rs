@@ -141,7 +141,7 @@ async fn deliver(
             tailer.commit(&offsets);
             true
         }
-        Err(DeliveryError::ShuttingDown) => false,
+        Err(DeliveryError::ShuttingDown | DeliveryError::Busy) => false,
     }
 }
 

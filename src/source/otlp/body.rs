@@ -1,0 +1,146 @@
+//! Reads request bodies within the per-request size limit and the shared
+//! bound on bytes held by requests in progress.
+//!
+//! The bound is a semaphore whose permits are bytes. A request takes
+//! permits for its body as the body arrives (all at once when it declares
+//! its length), and keeps them until it is answered, so the bytes of every
+//! body buffered, decoded, queued or being exported count against it. A
+//! request that finds too few permits left is refused at once rather than
+//! made to wait, because a waiting request would hold its connection and
+//! the bytes it already read.
+//! NOTE: the bound counts bytes as received. The decoded messages take a
+//! few times more memory than their encoded form, so memory in use grows
+//! with the bound by a larger factor than one.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The reason a body was not read.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// The body is larger than the limit.
+    TooLarge,
+    /// Taking the body would pass the bound on bytes in flight.
+    Busy,
+    /// The connection failed while the body was read.
+    Read(String),
+}
+
+/// Bytes of a body read within the bound, with the permits that count them.
+pub(crate) struct BoundedBody {
+    pub bytes: Bytes,
+    pub permit: OwnedSemaphorePermit,
+}
+
+/// Reads `body` whole, failing when it is longer than `limit` bytes or
+/// when the bound in `in_flight` has too few bytes left. `declared_length`
+/// is the `content-length`, when the request gave one.
+pub(crate) async fn read_bounded<B>(
+    body: B,
+    declared_length: Option<u64>,
+    limit: usize,
+    in_flight: &Arc<Semaphore>,
+) -> Result<BoundedBody, BodyError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Display,
+{
+    let mut permit = match declared_length {
+        Some(length) if length > limit as u64 => return Err(BodyError::TooLarge),
+        Some(length) => take_permits(in_flight, length as usize)?,
+        None => take_permits(in_flight, 0)?,
+    };
+    let mut held = permit.num_permits();
+
+    let mut buffer = BytesMut::new();
+    let mut body = std::pin::pin!(body);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|err| BodyError::Read(err.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            // Trailers carry no body bytes.
+            continue;
+        };
+        if buffer.len() + data.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        buffer.extend_from_slice(&data);
+        if buffer.len() > held {
+            permit.merge(take_permits(in_flight, buffer.len() - held)?);
+            held = buffer.len();
+        }
+    }
+
+    Ok(BoundedBody {
+        bytes: buffer.freeze(),
+        permit,
+    })
+}
+
+/// Takes `bytes` more permits, for memory that the request holds besides
+/// its body, such as the body decompressed.
+pub(crate) fn take_permits(
+    in_flight: &Arc<Semaphore>,
+    bytes: usize,
+) -> Result<OwnedSemaphorePermit, BodyError> {
+    let count = u32::try_from(bytes).map_err(|_| BodyError::TooLarge)?;
+    in_flight
+        .clone()
+        .try_acquire_many_owned(count)
+        .map_err(|_| BodyError::Busy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::Full;
+
+    fn body(bytes: &'static [u8]) -> Full<Bytes> {
+        Full::new(Bytes::from_static(bytes))
+    }
+
+    #[tokio::test]
+    async fn body_within_limits_read_and_counted() {
+        let in_flight = Arc::new(Semaphore::new(100));
+        let read = read_bounded(body(b"0123456789"), None, 50, &in_flight)
+            .await
+            .unwrap();
+        assert_eq!(&read.bytes[..], b"0123456789");
+        assert_eq!(in_flight.available_permits(), 90);
+        drop(read);
+        assert_eq!(in_flight.available_permits(), 100);
+    }
+
+    #[tokio::test]
+    async fn declared_length_over_limit_rejected() {
+        let in_flight = Arc::new(Semaphore::new(100));
+        let result = read_bounded(body(b"0123456789"), Some(60), 50, &in_flight).await;
+        assert!(matches!(result, Err(BodyError::TooLarge)));
+        assert_eq!(in_flight.available_permits(), 100);
+    }
+
+    #[tokio::test]
+    async fn body_over_limit_rejected() {
+        let in_flight = Arc::new(Semaphore::new(100));
+        let result = read_bounded(body(b"0123456789"), None, 5, &in_flight).await;
+        assert!(matches!(result, Err(BodyError::TooLarge)));
+    }
+
+    #[tokio::test]
+    async fn exhausted_bound_answers_busy() {
+        let in_flight = Arc::new(Semaphore::new(15));
+        let first = read_bounded(body(b"0123456789"), Some(10), 50, &in_flight)
+            .await
+            .unwrap();
+        let second = read_bounded(body(b"0123456789"), None, 50, &in_flight).await;
+        assert!(matches!(second, Err(BodyError::Busy)));
+        drop(first);
+        assert!(
+            read_bounded(body(b"0123456789"), None, 50, &in_flight)
+                .await
+                .is_ok()
+        );
+    }
+}
