@@ -478,6 +478,9 @@ fn visit_bytes(bytes: &mut Vec<u8>, edit: &mut dyn Edit) {
 }
 
 #[cfg(test)]
+mod redactor_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -203,13 +203,31 @@ struct RpcStatus {
 fn encode<M: prost::Message + serde::Serialize>(encoding: Encoding, message: &M) -> Response {
     match encoding {
         Encoding::Protobuf => ([(CONTENT_TYPE, PROTOBUF)], message.encode_to_vec()).into_response(),
-        Encoding::Json => match serde_json::to_vec(message) {
-            Ok(json) => ([(CONTENT_TYPE, JSON)], json).into_response(),
+        Encoding::Json => match serde_json::to_value(message) {
+            Ok(json) => {
+                let json = without_nulls(json);
+                ([(CONTENT_TYPE, JSON)], json.to_string()).into_response()
+            }
             Err(err) => {
                 tracing::error!(error = %err, "failed to encode an OTLP/HTTP response as JSON");
                 StatusCode::INTERNAL_SERVER_ERROR.into_response()
             }
         },
+    }
+}
+
+/// Removes object members whose value is `null`, which is how the
+/// generated `serde` code writes an absent message field. Clients read an
+/// absent member and a `null` alike, but absent is what collectors send.
+fn without_nulls(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(members) => members
+            .into_iter()
+            .filter(|(_, member)| !member.is_null())
+            .map(|(name, member)| (name, without_nulls(member)))
+            .collect(),
+        serde_json::Value::Array(items) => items.into_iter().map(without_nulls).collect(),
+        other => other,
     }
 }
 
