@@ -249,9 +249,9 @@ pub struct OtlpReceiverConfig {
     /// (gRPC) or 413 (HTTP).
     #[serde(deserialize_with = "max_request_bytes")]
     pub max_request_bytes: usize,
-    /// Request body bytes that all requests in progress may hold together,
-    /// counted as received on the wire; a request that would pass the bound
-    /// is answered `UNAVAILABLE` (gRPC) or 503 (HTTP), both retryable.
+    /// Request body bytes that all requests in progress may keep in memory
+    /// together, counted as received on the wire. A request that would pass
+    /// the bound gets `UNAVAILABLE` (gRPC) or 503 (HTTP), both retryable.
     #[serde(deserialize_with = "max_in_flight_bytes")]
     pub max_in_flight_bytes: usize,
     /// Whether span names and span event names are redacted like other
@@ -294,7 +294,9 @@ impl OtlpReceiverConfig {
             return Err(format!(
                 "invalid otlp_receiver: grpc and http both listen on {}; give them different \
                  ports",
-                self.grpc.map(|address| address.0.to_string()).unwrap_or_default()
+                self.grpc
+                    .map(|address| address.0.to_string())
+                    .unwrap_or_default()
             ));
         }
         Ok(())
@@ -336,7 +338,7 @@ pub struct ReceiverTlsConfig {
     pub client_ca_file: Option<PathBuf>,
 }
 
-/// Where the receivers read the bearer token that clients must send as
+/// The source of the bearer token that clients must send as
 /// `authorization: Bearer TOKEN`. Like the token key, the token itself
 /// never appears in the configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -534,11 +536,10 @@ impl Config {
             return Ok(Config::default());
         }
 
-        let config: Config =
-            serde_saphyr::from_str(text).map_err(|err| ConfigError::Invalid {
-                origin: origin.to_string(),
-                message: err.to_string(),
-            })?;
+        let config: Config = serde_saphyr::from_str(text).map_err(|err| ConfigError::Invalid {
+            origin: origin.to_string(),
+            message: err.to_string(),
+        })?;
         config
             .otlp_receiver
             .check()

@@ -95,7 +95,7 @@ pub enum DeliveryError {
     /// not help.
     #[error("the downstream rejected the batch: {0}")]
     Rejected(String),
-    /// The queue was full; the batch may be sent again later. Only
+    /// The queue was full, so the batch may be sent again later. Only
     /// [`Pipeline::try_deliver`] returns this.
     #[error("the export queue is full")]
     Busy,

@@ -79,7 +79,10 @@ pub fn redact_logs_request(redactor: &Redactor, request: &mut ExportLogsServiceR
     request.resource_logs.retain_mut(|resource_logs| {
         let scopes = &mut resource_logs.scope_logs;
         if !redacts(&mut resource_logs.resource, visit_resource, redactor) {
-            dropped += scopes.iter().map(|scope| scope.log_records.len()).sum::<usize>();
+            dropped += scopes
+                .iter()
+                .map(|scope| scope.log_records.len())
+                .sum::<usize>();
             return false;
         }
         scopes.retain_mut(|scope_logs| {
@@ -143,7 +146,11 @@ pub fn redact_metrics_request(
         }
         scopes.retain_mut(|scope_metrics| {
             if !redacts(&mut scope_metrics.scope, visit_scope, redactor) {
-                dropped += scope_metrics.metrics.iter().map(data_point_count).sum::<usize>();
+                dropped += scope_metrics
+                    .metrics
+                    .iter()
+                    .map(data_point_count)
+                    .sum::<usize>();
                 return false;
             }
             scope_metrics.metrics.retain_mut(|metric| {
@@ -180,11 +187,9 @@ fn redact_data_points(metric: &mut Metric, redactor: &Redactor) -> usize {
             retain_redacted(&mut gauge.data_points, visit_number_point, redactor)
         }
         Some(Data::Sum(sum)) => retain_redacted(&mut sum.data_points, visit_number_point, redactor),
-        Some(Data::Histogram(histogram)) => retain_redacted(
-            &mut histogram.data_points,
-            visit_histogram_point,
-            redactor,
-        ),
+        Some(Data::Histogram(histogram)) => {
+            retain_redacted(&mut histogram.data_points, visit_histogram_point, redactor)
+        }
         Some(Data::ExponentialHistogram(histogram)) => retain_redacted(
             &mut histogram.data_points,
             visit_exponential_histogram_point,
@@ -196,7 +201,7 @@ fn redact_data_points(metric: &mut Metric, redactor: &Redactor) -> usize {
     }
 }
 
-/// Which special form a top-level attribute's string value has.
+/// The special form of a top-level attribute's string value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TextForm {
     /// A SQL statement whose literals are replaced.
@@ -301,7 +306,11 @@ fn redacts<T>(item: &mut T, visit: impl Fn(&mut T, &mut dyn Edit), redactor: &Re
     redacts_with(item, visit, &mut RedactEdit { redactor })
 }
 
-fn redacts_with<T>(item: &mut T, visit: impl Fn(&mut T, &mut dyn Edit), edit: &mut dyn Edit) -> bool {
+fn redacts_with<T>(
+    item: &mut T,
+    visit: impl Fn(&mut T, &mut dyn Edit),
+    edit: &mut dyn Edit,
+) -> bool {
     catch_unwind(AssertUnwindSafe(|| visit(item, edit))).is_ok()
 }
 

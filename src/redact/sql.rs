@@ -3,7 +3,7 @@
 //! and the text between literals (keywords, identifiers, comments) goes
 //! through the detectors like any other text.
 //!
-//! The scanner knows only what it needs to find literal boundaries:
+//! The scanner recognizes only what it needs to find literal boundaries:
 //! single-quoted strings (with `''` and backslash escapes), numbers that
 //! do not continue an identifier, and the comment forms `--` and `/* */`,
 //! whose quotes do not open a string. It never parses the statement.

@@ -1,8 +1,8 @@
 //! Redacts URLs and query strings (`url.full`, `url.query` in OTLP) one
-//! query parameter at a time, so that percent-encoded values
+//! query parameter at a time. Percent-encoded values
 //! (`email=alice%40example.com`) are decoded before the detectors see them,
-//! and a parameter whose name is a sensitive key (`token=...`) has its
-//! whole value replaced.
+//! and a parameter whose name is a sensitive key (`access_token=...`) has
+//! its whole value replaced.
 //!
 //! The text before the query (scheme, user info, host, path) and the
 //! fragment go through the detectors as plain text. A parameter that needs

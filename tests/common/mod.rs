@@ -635,7 +635,7 @@ pub fn basic_config(
         "data_dir: {state}\n\
          key: {{ env: HUSH_KEY, id: k1 }}\n\
          tail: {{ include: [\"{logs}/*.log\"], poll_interval_ms: 50 }}\n\
-         otlp_receiver: {{ grpc: 127.0.0.1:{grpc_port} }}\n\
+         otlp_receiver: {{ grpc: 127.0.0.1:{grpc_port}, http: null }}\n\
          exporter: {{ otlp: {{ endpoint: \"{downstream_endpoint}\" }} }}\n\
          telemetry: {{ listen: {metrics_listen} }}\n",
         state = root.join("state").display(),
@@ -921,7 +921,11 @@ pub fn run_python_client(endpoint: &str, signals: &str) -> PythonClientRun {
 
 /// Like [`run_python_client`], with more arguments for the script, such as
 /// `--protocol http/json` or `--ca-file PATH`.
-pub fn run_python_client_with(endpoint: &str, signals: &str, arguments: &[&str]) -> PythonClientRun {
+pub fn run_python_client_with(
+    endpoint: &str,
+    signals: &str,
+    arguments: &[&str],
+) -> PythonClientRun {
     assert!(
         endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("https://127.0.0.1:"),
         "the Python client sends only to 127.0.0.1, got endpoint {endpoint}"

@@ -134,7 +134,10 @@ fn sql_literals_become_tokens() {
     );
     let words: Vec<&str> = redacted.split(' ').collect();
     assert_eq!(words.len(), 14, "{redacted}");
-    assert_eq!(words[..7], ["SELECT", "id", "FROM", "users", "WHERE", "email", "="]);
+    assert_eq!(
+        words[..7],
+        ["SELECT", "id", "FROM", "users", "WHERE", "email", "="]
+    );
     assert_eq!(words[8..11], ["AND", "plan", "="]);
     assert!(words[11].starts_with("'SQL_LITERAL_k1_"), "{redacted}");
     assert_eq!(words[12], "LIMIT");
@@ -146,7 +149,9 @@ fn url_query_values_decoded_and_redacted() {
     let span = redacted_span(vec![
         attribute(
             "url.full",
-            string("https://shop.example/search?q=shoes&email=alice%40example.com&access_token=abc123#top"),
+            string(
+                "https://shop.example/search?q=shoes&email=alice%40example.com&access_token=abc123#top",
+            ),
         ),
         attribute("url.query", string("page=2&password=hunter2")),
     ]);
@@ -157,7 +162,10 @@ fn url_query_values_decoded_and_redacted() {
         "{full}"
     );
     assert!(!full.contains("alice"), "{full}");
-    assert!(!full.contains("abc123"), "a sensitive parameter name keeps no value: {full}");
+    assert!(
+        !full.contains("abc123"),
+        "a sensitive parameter name keeps no value: {full}"
+    );
     assert!(full.contains("&access_token=SECRET_k1_"), "{full}");
     assert!(full.ends_with("#top"), "{full}");
 
@@ -168,10 +176,22 @@ fn url_query_values_decoded_and_redacted() {
 #[test]
 fn header_attributes_redacted() {
     let span = redacted_span(vec![
-        attribute("http.request.header.cookie", strings(&["sid=opaque-session-value"])),
-        attribute("http.request.header.x-forwarded-for", strings(&["203.0.113.9"])),
-        attribute("http.request.header.content-type", strings(&["application/json"])),
-        attribute("http.response.header.set-cookie", strings(&["sid=other-value; Path=/"])),
+        attribute(
+            "http.request.header.cookie",
+            strings(&["sid=opaque-session-value"]),
+        ),
+        attribute(
+            "http.request.header.x-forwarded-for",
+            strings(&["203.0.113.9"]),
+        ),
+        attribute(
+            "http.request.header.content-type",
+            strings(&["application/json"]),
+        ),
+        attribute(
+            "http.response.header.set-cookie",
+            strings(&["sid=other-value; Path=/"]),
+        ),
     ]);
 
     let cookie = strings_of(&span.attributes, "http.request.header.cookie");
@@ -200,7 +220,9 @@ fn exception_and_link_attributes_redacted() {
             ),
             attribute(
                 "exception.stacktrace",
-                string("Traceback:\n  File \"app.py\", line 3, in login\nValueError: bob@example.org"),
+                string(
+                    "Traceback:\n  File \"app.py\", line 3, in login\nValueError: bob@example.org",
+                ),
             ),
         ],
         dropped_attributes_count: 0,
@@ -222,7 +244,10 @@ fn exception_and_link_attributes_redacted() {
     assert!(message.starts_with("no account for EMAIL_k1_"), "{message}");
     let stacktrace = string_of(&event.attributes, "exception.stacktrace");
     assert!(!stacktrace.contains("bob@"), "{stacktrace}");
-    assert!(stacktrace.starts_with("Traceback:\n  File \"app.py\", line 3"), "{stacktrace}");
+    assert!(
+        stacktrace.starts_with("Traceback:\n  File \"app.py\", line 3"),
+        "{stacktrace}"
+    );
     let link = &redacted.links[0];
     assert!(string_of(&link.attributes, "peer.owner").starts_with("EMAIL_k1_"));
 
@@ -256,7 +281,10 @@ fn span_names_kept_when_configured() {
 
     assert_eq!(kept.resource_spans[0].scope_spans[0].spans[0].name, name);
     let redacted_name = &redacted.resource_spans[0].scope_spans[0].spans[0].name;
-    assert!(redacted_name.starts_with("GET /users/EMAIL_k1_"), "{redacted_name}");
+    assert!(
+        redacted_name.starts_with("GET /users/EMAIL_k1_"),
+        "{redacted_name}"
+    );
 }
 
 fn metric(name: &str, data: Data) -> Metric {

@@ -3,7 +3,7 @@
 //!
 //! The bound is a semaphore whose permits are bytes. A request takes
 //! permits for its body as the body arrives (all at once when it declares
-//! its length), and keeps them until it is answered, so the bytes of every
+//! its length), and keeps them until its response is ready, so the bytes of every
 //! body buffered, decoded, queued or being exported count against it. A
 //! request that finds too few permits left is refused at once rather than
 //! made to wait, because a waiting request would hold its connection and

@@ -2,13 +2,13 @@
 //! tonic.
 //!
 //! The services are written against `tonic::server::Grpc` rather than taken
-//! from the generated servers, because the generated ones answer a message
-//! that does not decode with `INTERNAL`, which a client may retry forever;
-//! here it is `INVALID_ARGUMENT`. A layer in front of them checks the bearer
+//! from the generated servers. The generated ones return `INTERNAL` for a
+//! message that does not decode, which a client may retry forever, and these
+//! return `INVALID_ARGUMENT`. A layer in front of them checks the bearer
 //! token and reads the body within the size limit and the in-flight bound
 //! before tonic decodes it.
-//! NOTE: a gzip body that fails to decompress is still answered `INTERNAL`
-//! by tonic, before the decoder sees it.
+//! NOTE: tonic still returns `INTERNAL` for a gzip body that fails to
+//! decompress, before the decoder sees it.
 
 use std::convert::Infallible;
 use std::marker::PhantomData;
@@ -19,6 +19,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use http_body_util::Full;
+use tokio_stream::StreamExt as _;
+use tokio_util::sync::CancellationToken;
 use tonic::body::Body;
 use tonic::codec::{
     BufferSettings, Codec, CompressionEncoding, DecodeBuf, Decoder, EnabledCompressionEncodings,
@@ -27,8 +29,6 @@ use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 use tonic_prost::ProstCodec;
-use tokio_stream::StreamExt as _;
-use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
 use super::body::{BodyError, read_bounded};
@@ -76,15 +76,18 @@ impl GrpcReceiver {
     ) -> anyhow::Result<()> {
         let intake = Intake::new(&settings, pipeline);
         let max_request_bytes = settings.max_request_bytes;
-        let routes = Routes::new(ExportService::<Logs>::new(intake.clone(), max_request_bytes))
-            .add_service(ExportService::<Traces>::new(
-                intake.clone(),
-                max_request_bytes,
-            ))
-            .add_service(ExportService::<Metrics>::new(
-                intake.clone(),
-                max_request_bytes,
-            ));
+        let routes = Routes::new(ExportService::<Logs>::new(
+            intake.clone(),
+            max_request_bytes,
+        ))
+        .add_service(ExportService::<Traces>::new(
+            intake.clone(),
+            max_request_bytes,
+        ))
+        .add_service(ExportService::<Metrics>::new(
+            intake.clone(),
+            max_request_bytes,
+        ));
         let guarded = tower::layer::layer_fn(move |inner: Routes| {
             let intake = intake.clone();
             tower::service_fn(move |request: http::Request<Body>| {
@@ -119,7 +122,11 @@ impl GrpcReceiver {
 
 /// Checks the bearer token and reads the body within the limits before the
 /// request reaches its service.
-async fn guard(intake: Intake, routes: Routes, request: http::Request<Body>) -> http::Response<Body> {
+async fn guard(
+    intake: Intake,
+    routes: Routes,
+    request: http::Request<Body>,
+) -> http::Response<Body> {
     if !intake.authorize(request.headers()) {
         return Status::unauthenticated("missing or invalid bearer token").into_http();
     }
@@ -145,8 +152,7 @@ async fn guard(intake: Intake, routes: Routes, request: http::Request<Body>) -> 
         }
         Err(BodyError::Read(message)) => {
             intake.count_rejected();
-            return Status::cancelled(format!("failed to read the request: {message}"))
-                .into_http();
+            return Status::cancelled(format!("failed to read the request: {message}")).into_http();
         }
     };
 
@@ -155,7 +161,7 @@ async fn guard(intake: Intake, routes: Routes, request: http::Request<Body>) -> 
         Ok(response) => response,
         Err(never) => match never {},
     };
-    // The permits are held until the answer is ready, which is after the
+    // The permits are held until the response is ready, which is after the
     // batch was exported.
     drop(body.permit);
     response
@@ -240,7 +246,7 @@ fn status_of(err: &DeliveryError) -> Status {
     }
 }
 
-/// The prost codec, with decoding errors answered `INVALID_ARGUMENT`.
+/// The prost codec, with decoding errors turned into `INVALID_ARGUMENT`.
 struct InvalidArgumentCodec<S: Signal> {
     inner: ProstCodec<S::Response, S::Request>,
 }

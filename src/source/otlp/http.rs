@@ -3,8 +3,8 @@
 //! (`application/json`), optionally gzip-compressed.
 //!
 //! Responses use the request's encoding. Errors carry a `google.rpc.Status`
-//! body in that encoding, except 401 and 415, whose request encoding is
-//! unknown or not to be trusted, and which answer in plain text.
+//! body in that encoding, except 401 and 415, which are plain text because
+//! the request's encoding is unknown or not to be trusted.
 //!
 //! JSON is read with the `serde` support of `opentelemetry-proto`: trace and
 //! span ids as hex strings, enums as integers, 64-bit integers as strings or
@@ -233,7 +233,6 @@ fn without_nulls(value: serde_json::Value) -> serde_json::Value {
 
 async fn export<S: Signal>(State(intake): State<Intake>, request: Request) -> Response {
     if !intake.authorize(request.headers()) {
-        intake.count_rejected();
         return (
             StatusCode::UNAUTHORIZED,
             [(WWW_AUTHENTICATE, "Bearer")],
@@ -268,9 +267,14 @@ async fn receive<S: Signal>(
         .get(CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
-    let body = read_bounded(request.into_body(), declared_length, limit, &intake.in_flight_bytes)
-        .await
-        .map_err(|err| body_failure(intake, err, limit))?;
+    let body = read_bounded(
+        request.into_body(),
+        declared_length,
+        limit,
+        &intake.in_flight_bytes,
+    )
+    .await
+    .map_err(|err| body_failure(intake, err, limit))?;
 
     let (request, _permits) = decode::<S>(intake, body, encoding, gzip).await?;
 
@@ -328,7 +332,9 @@ async fn decode<S: Signal>(
         Ok(result) => result,
         Err(err) => {
             tracing::error!(error = %err, "decoding an OTLP/HTTP request failed");
-            Err(DecodeError::Invalid("the request could not be decoded".to_string()))
+            Err(DecodeError::Invalid(
+                "the request could not be decoded".to_string(),
+            ))
         }
     };
     let (request, plain_length) = result.map_err(|err| {
@@ -372,7 +378,9 @@ fn gunzip(compressed: &[u8], limit: usize) -> Result<Bytes, DecodeError> {
 fn parse<S: Signal>(plain: &[u8], encoding: Encoding) -> Result<S::Request, DecodeError> {
     match encoding {
         Encoding::Protobuf => <S::Request as prost::Message>::decode(plain).map_err(|err| {
-            DecodeError::Invalid(format!("the request is not a valid OTLP protobuf message: {err}"))
+            DecodeError::Invalid(format!(
+                "the request is not a valid OTLP protobuf message: {err}"
+            ))
         }),
         Encoding::Json => serde_json::from_slice(plain).map_err(|err| {
             // serde_json's message names the line and column, and for a bad
@@ -432,13 +440,19 @@ mod tests {
     #[test]
     fn content_types_accepted() {
         let cases = [
-            (headers(&[("content-type", PROTOBUF)]), (Encoding::Protobuf, false)),
+            (
+                headers(&[("content-type", PROTOBUF)]),
+                (Encoding::Protobuf, false),
+            ),
             (
                 headers(&[("content-type", "application/json; charset=utf-8")]),
                 (Encoding::Json, false),
             ),
             (
-                headers(&[("content-type", "Application/X-Protobuf"), ("content-encoding", "gzip")]),
+                headers(&[
+                    ("content-type", "Application/X-Protobuf"),
+                    ("content-encoding", "gzip"),
+                ]),
                 (Encoding::Protobuf, true),
             ),
         ];
@@ -465,8 +479,17 @@ mod tests {
         encoder.write_all(&[b'a'; 10_000]).unwrap();
         let compressed = encoder.finish().unwrap();
 
-        assert_eq!(gunzip(&compressed, 10_000).ok().map(|b| b.len()), Some(10_000));
-        assert!(matches!(gunzip(&compressed, 9_999), Err(DecodeError::TooLarge)));
-        assert!(matches!(gunzip(b"not gzip", 100), Err(DecodeError::Invalid(_))));
+        assert_eq!(
+            gunzip(&compressed, 10_000).ok().map(|b| b.len()),
+            Some(10_000)
+        );
+        assert!(matches!(
+            gunzip(&compressed, 9_999),
+            Err(DecodeError::TooLarge)
+        ));
+        assert!(matches!(
+            gunzip(b"not gzip", 100),
+            Err(DecodeError::Invalid(_))
+        ));
     }
 }

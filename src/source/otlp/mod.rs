@@ -2,9 +2,8 @@
 //! (`http`) and hands them to the pipeline.
 //!
 //! A request gets its response only after its batch was redacted and
-//! accepted by the downstream. A client that got success knows its data
-//! arrived, and a client that got an error can retry without the agent
-//! having kept a copy. Both receivers share one [`Intake`]: the bearer-token
+//! accepted by the downstream. So a success means the data arrived, and a
+//! client that got an error can retry without the agent having kept a copy. Both receivers share one [`Intake`]: the bearer-token
 //! check, the bound on request bytes held by requests in progress, and the
 //! mapping of pipeline results to the OTLP specification's answers:
 //!
@@ -72,6 +71,7 @@ impl Intake {
         let accepted = presented.is_some_and(|token| expected.matches(token));
         if !accepted {
             Metrics::inc(&self.metrics.otlp_requests_unauthenticated_total);
+            self.count_rejected();
         }
         accepted
     }
@@ -159,7 +159,7 @@ impl ReceiverSettings {
     ///
     /// # Errors
     ///
-    /// Fails with the path and the reason when a file is missing or holds
+    /// Fails with the path and the reason when a file is missing or contains
     /// no valid PEM, or when the token is empty. The token never appears in
     /// an error.
     pub fn load(config: &OtlpReceiverConfig) -> anyhow::Result<ReceiverSettings> {
@@ -201,7 +201,9 @@ fn load_bearer_token(auth: &ReceiverAuthConfig) -> anyhow::Result<BearerToken> {
     };
     let token = token.trim();
     if token.is_empty() {
-        anyhow::bail!("the OTLP receiver bearer token is empty; put the token in the file or variable");
+        anyhow::bail!(
+            "the OTLP receiver bearer token is empty; put the token in the file or variable"
+        );
     }
     Ok(BearerToken::new(token))
 }

@@ -35,7 +35,7 @@ pub(crate) trait Signal: Send + Sync + 'static {
     fn response(dropped: usize) -> Self::Response;
 }
 
-/// The message of a partial success whose records failed redaction.
+/// Formats the message of a partial success whose records failed redaction.
 fn dropped_message(dropped: usize, records: &str) -> String {
     format!(
         "{dropped} {records} were dropped because redacting them failed; sending them again \
