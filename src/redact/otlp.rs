@@ -118,7 +118,7 @@ pub fn redact_traces_request(
                 dropped += scope_spans.spans.len();
                 return false;
             }
-            dropped += retain_redacted(&mut scope_spans.spans, &visit, redactor);
+            dropped += retain_redacted(&mut scope_spans.spans, visit, redactor);
             true
         });
         true
@@ -154,7 +154,10 @@ pub fn redact_metrics_request(
                 return false;
             }
             scope_metrics.metrics.retain_mut(|metric| {
-                if !redacts(&mut metric.metadata, visit_top_attributes, redactor) {
+                let visit_metadata = |metadata: &mut Vec<KeyValue>, edit: &mut dyn Edit| {
+                    visit_top_attributes(metadata, edit)
+                };
+                if !redacts(&mut metric.metadata, visit_metadata, redactor) {
                     dropped += data_point_count(metric);
                     return false;
                 }
@@ -408,7 +411,7 @@ fn visit_exemplars(exemplars: &mut [Exemplar], edit: &mut dyn Edit) {
 
 /// Visits the attributes of a resource, scope, record, span, event, link,
 /// data point or exemplar.
-fn visit_top_attributes(attributes: &mut Vec<KeyValue>, edit: &mut dyn Edit) {
+fn visit_top_attributes(attributes: &mut [KeyValue], edit: &mut dyn Edit) {
     visit_attributes(attributes, "", None, edit);
 }
 

@@ -8,7 +8,9 @@
 //! token and reads the body within the size limit and the in-flight bound
 //! before tonic decodes it.
 //! NOTE: tonic still returns `INTERNAL` for a gzip body that fails to
-//! decompress, before the decoder sees it.
+//! decompress, before the decoder sees it. The in-flight bound counts a
+//! gzip body as received, and tonic's decompressed copy is not counted,
+//! unlike on the HTTP receiver.
 
 use std::convert::Infallible;
 use std::marker::PhantomData;
@@ -33,7 +35,7 @@ use tower::ServiceExt as _;
 
 use super::body::{BodyError, read_bounded};
 use super::signal::{Logs, Metrics, Signal, Traces};
-use super::{Intake, ReceiverSettings, tls};
+use super::{Intake, ReceiverSettings, bind_listener, tls};
 use crate::config::ListenAddress;
 use crate::pipeline::{DeliveryError, Pipeline};
 
@@ -48,17 +50,9 @@ pub struct GrpcReceiver {
 
 impl GrpcReceiver {
     /// Binds `address`, so that a port already in use is reported at
-    /// startup rather than after the agent logged that it started.
+    /// startup.
     pub async fn bind(address: ListenAddress) -> anyhow::Result<GrpcReceiver> {
-        let listener = tokio::net::TcpListener::bind(address.0)
-            .await
-            .with_context(|| {
-                format!(
-                    "failed to listen for OTLP/gRPC on {}; set otlp_receiver.grpc to a free \
-                     address, or to null to turn the receiver off",
-                    address.0
-                )
-            })?;
+        let listener = bind_listener(address, "OTLP/gRPC", "otlp_receiver.grpc").await?;
         Ok(GrpcReceiver { listener })
     }
 
@@ -127,7 +121,7 @@ async fn guard(
     routes: Routes,
     request: http::Request<Body>,
 ) -> http::Response<Body> {
-    if !intake.authorize(request.headers()) {
+    if !intake.admit(request.headers()) {
         return Status::unauthenticated("missing or invalid bearer token").into_http();
     }
 

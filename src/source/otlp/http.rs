@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::body::{BodyError, BoundedBody, read_bounded, take_permits};
 use super::signal::{Logs, Metrics, Signal, Traces};
-use super::{Intake, ReceiverSettings, tls};
+use super::{Intake, ReceiverSettings, bind_listener, tls};
 use crate::config::ListenAddress;
 use crate::pipeline::DeliveryError;
 use crate::pipeline::Pipeline;
@@ -50,15 +50,7 @@ impl HttpReceiver {
     /// Binds `address`, so that a port already in use is reported at
     /// startup.
     pub async fn bind(address: ListenAddress) -> anyhow::Result<HttpReceiver> {
-        let listener = tokio::net::TcpListener::bind(address.0)
-            .await
-            .with_context(|| {
-                format!(
-                    "failed to listen for OTLP/HTTP on {}; set otlp_receiver.http to a free \
-                     address, or to null to turn the receiver off",
-                    address.0
-                )
-            })?;
+        let listener = bind_listener(address, "OTLP/HTTP", "otlp_receiver.http").await?;
         Ok(HttpReceiver { listener })
     }
 
@@ -232,7 +224,7 @@ fn without_nulls(value: serde_json::Value) -> serde_json::Value {
 }
 
 async fn export<S: Signal>(State(intake): State<Intake>, request: Request) -> Response {
-    if !intake.authorize(request.headers()) {
+    if !intake.admit(request.headers()) {
         return (
             StatusCode::UNAUTHORIZED,
             [(WWW_AUTHENTICATE, "Bearer")],

@@ -32,7 +32,7 @@ use tokio::sync::Semaphore;
 
 pub use self::grpc::GrpcReceiver;
 pub use self::http::HttpReceiver;
-use crate::config::{OtlpReceiverConfig, ReceiverAuthConfig};
+use crate::config::{ListenAddress, OtlpReceiverConfig, ReceiverAuthConfig};
 use crate::pipeline::{Delivered, DeliveryError, Payload, Pipeline};
 use crate::telemetry::Metrics;
 
@@ -58,9 +58,11 @@ impl Intake {
         }
     }
 
-    /// Checks the `authorization` header against the configured token.
-    /// Every request passes when no token is configured.
-    fn authorize(&self, headers: &::http::HeaderMap) -> bool {
+    /// Counts a new request and checks its `authorization` header against
+    /// the configured token. Every request passes when no token is
+    /// configured.
+    fn admit(&self, headers: &::http::HeaderMap) -> bool {
+        Metrics::inc(&self.metrics.otlp_requests_total);
         let Some(expected) = &self.bearer_token else {
             return true;
         };
@@ -79,7 +81,6 @@ impl Intake {
     /// Hands a decoded request to the pipeline, failing at once when its
     /// queue is full.
     async fn submit(&self, payload: Payload) -> Result<Delivered, DeliveryError> {
-        Metrics::inc(&self.metrics.otlp_requests_total);
         let result = self.pipeline.try_deliver(payload).await;
         match &result {
             Ok(delivered) if delivered.dropped_records > 0 => {
@@ -178,6 +179,25 @@ impl ReceiverSettings {
             bearer_token,
         })
     }
+}
+
+/// Binds a receiver's listener, rather than when it starts serving, so
+/// that a port already in use is reported before the agent logs that it
+/// started.
+async fn bind_listener(
+    address: ListenAddress,
+    protocol: &str,
+    field: &str,
+) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(address.0)
+        .await
+        .with_context(|| {
+            format!(
+                "failed to listen for {protocol} on {}; set {field} to a free address, or to \
+                 null to turn the receiver off",
+                address.0
+            )
+        })
 }
 
 fn load_bearer_token(auth: &ReceiverAuthConfig) -> anyhow::Result<BearerToken> {

@@ -117,3 +117,31 @@ impl Signal for Metrics {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_success_only_when_dropped() {
+        assert_eq!(Logs::response(0).partial_success, None);
+        assert_eq!(Traces::response(0).partial_success, None);
+        assert_eq!(Metrics::response(0).partial_success, None);
+
+        let logs = Logs::response(2).partial_success.expect("partial success");
+        assert_eq!(logs.rejected_log_records, 2);
+        assert!(
+            logs.error_message.contains("2 log records"),
+            "{}",
+            logs.error_message
+        );
+        let traces = Traces::response(1)
+            .partial_success
+            .expect("partial success");
+        assert_eq!(traces.rejected_spans, 1);
+        let metrics = Metrics::response(3)
+            .partial_success
+            .expect("partial success");
+        assert_eq!(metrics.rejected_data_points, 3);
+    }
+}
