@@ -283,10 +283,13 @@ impl OtlpReceiverConfig {
     /// Checks the limits against each other, which a field-by-field check
     /// cannot do.
     pub fn check(&self) -> Result<(), String> {
-        if self.max_in_flight_bytes < self.max_request_bytes {
+        // A gzip request keeps its compressed and its decompressed body.
+        let largest_request = self.max_request_bytes.saturating_mul(2);
+        if self.max_in_flight_bytes < largest_request {
             return Err(format!(
-                "invalid otlp_receiver.max_in_flight_bytes {}: it must be at least \
-                 max_request_bytes ({}), or no request of the maximum size could be accepted",
+                "invalid otlp_receiver.max_in_flight_bytes {}: it must be at least twice \
+                 max_request_bytes ({}), or a gzip request of the maximum size could never be \
+                 accepted",
                 self.max_in_flight_bytes, self.max_request_bytes
             ));
         }
@@ -690,7 +693,7 @@ mod tests {
     #[test]
     fn receiver_in_flight_bound_below_request_size_rejected() {
         let message = invalid_message(
-            "otlp_receiver:\n  max_request_bytes: 4096\n  max_in_flight_bytes: 2048\n",
+            "otlp_receiver:\n  max_request_bytes: 4096\n  max_in_flight_bytes: 8191\n",
         );
         assert!(message.contains("max_in_flight_bytes"), "{message}");
     }

@@ -465,6 +465,49 @@ mod tests {
     }
 
     #[test]
+    fn json_mapping_read() {
+        let json = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{
+            "timeUnixNano": 1700000000000000002,
+            "observedTimeUnixNano": "1700000000000000003",
+            "severityNumber": 17,
+            "traceId": "0102030405060708090a0b0c0d0e0f10",
+            "body": {"bytesValue": "aGk="},
+            "attributes": [
+                {"key": "as_number", "value": {"intValue": 7}},
+                {"key": "as_string", "value": {"intValue": "-8"}}
+            ],
+            "unknownField": true
+        }]}]}]}"#;
+
+        let request = parse::<Logs>(json, Encoding::Json)
+            .ok()
+            .expect("valid OTLP JSON");
+
+        let record = &request.resource_logs[0].scope_logs[0].log_records[0];
+        assert_eq!(record.time_unix_nano, 1_700_000_000_000_000_002);
+        assert_eq!(record.observed_time_unix_nano, 1_700_000_000_000_000_003);
+        assert_eq!(record.severity_number, 17);
+        assert_eq!(record.trace_id, (1..=16).collect::<Vec<u8>>());
+        use opentelemetry_proto::tonic::common::v1::any_value::Value;
+        let body = record.body.as_ref().and_then(|body| body.value.clone());
+        assert_eq!(body, Some(Value::BytesValue(b"hi".to_vec())));
+        let numbers: Vec<_> = record
+            .attributes
+            .iter()
+            .map(|attribute| {
+                attribute
+                    .value
+                    .as_ref()
+                    .and_then(|value| value.value.clone())
+            })
+            .collect();
+        assert_eq!(
+            numbers,
+            [Some(Value::IntValue(7)), Some(Value::IntValue(-8))]
+        );
+    }
+
+    #[test]
     fn gunzip_bounded() {
         use std::io::Write;
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
