@@ -38,6 +38,11 @@ pub(crate) struct BoundedBody {
 /// Reads `body` whole, failing when it is longer than `limit` bytes or
 /// when the bound in `in_flight` has too few bytes left. `declared_length`
 /// is the `content-length`, when the request gave one.
+///
+/// When the bound has too few bytes left, the rest of the body is read and
+/// thrown away before [`BodyError::Busy`] is returned. An HTTP/1.1 client
+/// that is still sending when the response comes may not read it, and would
+/// then miss the `Retry-After` of a busy response.
 pub(crate) async fn read_bounded<B>(
     body: B,
     declared_length: Option<u64>,
@@ -48,27 +53,35 @@ where
     B: http_body::Body<Data = Bytes>,
     B::Error: std::fmt::Display,
 {
-    let mut permit = match declared_length {
+    let body = std::pin::pin!(body);
+    let permit = match declared_length {
         Some(length) if length > limit as u64 => return Err(BodyError::TooLarge),
-        Some(length) => take_permits(in_flight, length as usize)?,
-        None => take_permits(in_flight, 0)?,
+        Some(length) => take_permits(in_flight, length as usize),
+        None => take_permits(in_flight, 0),
+    };
+    let mut permit = match permit {
+        Ok(permit) => permit,
+        Err(err) => return discard_rest(body, 0, limit, err).await,
     };
     let mut held = permit.num_permits();
 
     let mut buffer = BytesMut::new();
-    let mut body = std::pin::pin!(body);
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|err| BodyError::Read(err.to_string()))?;
-        let Ok(data) = frame.into_data() else {
-            // Trailers carry no body bytes.
-            continue;
-        };
+    let mut body = body;
+    while let Some(data) = next_data(&mut body).await? {
         if buffer.len() + data.len() > limit {
             return Err(BodyError::TooLarge);
         }
         buffer.extend_from_slice(&data);
         if buffer.len() > held {
-            permit.merge(take_permits(in_flight, buffer.len() - held)?);
+            match take_permits(in_flight, buffer.len() - held) {
+                Ok(more) => permit.merge(more),
+                Err(err) => {
+                    let read = buffer.len();
+                    drop(buffer);
+                    drop(permit);
+                    return discard_rest(body, read, limit, err).await;
+                }
+            }
             held = buffer.len();
         }
     }
@@ -77,6 +90,45 @@ where
         bytes: buffer.freeze(),
         permit,
     })
+}
+
+/// Returns the next data frame of `body`, skipping trailers, which carry
+/// no body bytes.
+async fn next_data<B>(body: &mut std::pin::Pin<&mut B>) -> Result<Option<Bytes>, BodyError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Display,
+{
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|err| BodyError::Read(err.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            return Ok(Some(data));
+        }
+    }
+    Ok(None)
+}
+
+/// Reads and drops the rest of a body of which `read` bytes were taken
+/// already, then returns `err`. A body longer than `limit` is not read to
+/// its end.
+async fn discard_rest<B>(
+    mut body: std::pin::Pin<&mut B>,
+    read: usize,
+    limit: usize,
+    err: BodyError,
+) -> Result<BoundedBody, BodyError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Display,
+{
+    let mut read = read;
+    while let Some(data) = next_data(&mut body).await? {
+        read += data.len();
+        if read > limit {
+            return Err(BodyError::TooLarge);
+        }
+    }
+    Err(err)
 }
 
 /// Takes `bytes` more permits, for memory that the request holds besides
