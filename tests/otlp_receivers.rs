@@ -47,9 +47,23 @@ struct Hop {
 /// Starts hush exporting to `downstream`, with `receiver_yaml` (lines
 /// indented by two spaces) added to its `otlp_receiver` section.
 fn start_hop(downstream: &Downstream, receiver_yaml: &str) -> Hop {
+    start_hop_with_metrics(downstream, receiver_yaml, None)
+}
+
+/// Like [`start_hop`], and serves the agent's metrics on
+/// `127.0.0.1:metrics_port` when it is given.
+fn start_hop_with_metrics(
+    downstream: &Downstream,
+    receiver_yaml: &str,
+    metrics_port: Option<u16>,
+) -> Hop {
     let root = tempfile::tempdir().expect("temp dir");
     let grpc_port = free_port();
     let http_port = free_port();
+    let metrics_listen = match metrics_port {
+        Some(port) => format!("127.0.0.1:{port}"),
+        None => "null".to_string(),
+    };
     let yaml = format!(
         "data_dir: {state}\n\
          key: {{ env: HUSH_KEY, id: k1 }}\n\
@@ -57,7 +71,7 @@ fn start_hop(downstream: &Downstream, receiver_yaml: &str) -> Hop {
            grpc: 127.0.0.1:{grpc_port}\n  \
            http: 127.0.0.1:{http_port}\n\
          {receiver_yaml}\
-         telemetry: {{ listen: null }}\n\
+         telemetry: {{ listen: {metrics_listen} }}\n\
          exporter: {{ otlp: {{ endpoint: \"{endpoint}\" }} }}\n",
         state = root.path().join("state").display(),
         endpoint = downstream.endpoint(),
@@ -71,6 +85,22 @@ fn start_hop(downstream: &Downstream, receiver_yaml: &str) -> Hop {
         http_port,
         _root: root,
     }
+}
+
+/// Reads one counter from the agent's `/metrics` endpoint.
+fn read_counter(metrics_port: u16, name: &str) -> Option<u64> {
+    use std::io::{Read, Write};
+
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", metrics_port)).ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let prefix = format!("{name} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .and_then(|value| value.trim().parse().ok())
 }
 
 /// Builds a redactor equal to the agent's: the default detectors and the
@@ -826,22 +856,24 @@ fn http_status_codes_follow_spec() {
 }
 
 /// Sends `count` logs requests at once over HTTP, each with its own id, and
-/// returns the replies in id order.
-async fn post_many(port: u16, count: usize) -> Vec<Reply> {
-    let mut tasks = Vec::new();
+/// sends each reply with its id on the returned channel as it arrives.
+fn post_many(
+    runtime: &tokio::runtime::Runtime,
+    port: u16,
+    count: usize,
+) -> tokio::sync::mpsc::UnboundedReceiver<(usize, Reply)> {
+    let (replies, received) = tokio::sync::mpsc::unbounded_channel();
     for id in 0..count {
         let body = sample_logs_request(id).encode_to_vec();
-        tasks.push(tokio::spawn(async move {
-            let headers = [("content-type", "application/x-protobuf")];
-            post(port, "/v1/logs", &headers, body).await
-        }));
+        let replies = replies.clone();
+        runtime.spawn(async move {
+            let reply = post(port, "/v1/logs", &PROTOBUF_HEADERS, body)
+                .await
+                .unwrap_or_else(|err| panic!("request {id}: {err}"));
+            let _ = replies.send((id, reply));
+        });
     }
-    let mut replies = Vec::new();
-    for task in tasks {
-        let reply = task.await.expect("request task").expect("HTTP request");
-        replies.push(reply);
-    }
-    replies
+    received
 }
 
 #[test]
@@ -854,23 +886,58 @@ fn full_queue_answers_retryable_errors() {
 
     // The downstream refuses everything, so accepted requests pile up in the
     // queue until it is full and the rest are turned away.
-    let http_port = hop.http_port;
-    let pending = runtime.spawn(post_many(http_port, requests));
+    let mut received = post_many(&runtime, hop.http_port, requests);
+    let mut replies: Vec<Option<Reply>> = (0..requests).map(|_| None).collect();
+    let first_busy = runtime.block_on(async {
+        let wait_for_busy = async {
+            while let Some((id, reply)) = received.recv().await {
+                let busy = reply.status == 503;
+                replies[id] = Some(reply);
+                if busy {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(WAIT, wait_for_busy).await
+    });
+    assert!(
+        first_busy.is_ok(),
+        "no request was turned away within {WAIT:?}"
+    );
+
+    // The queue is full now, and stays full while the downstream refuses.
     let grpc_status = runtime.block_on(async {
-        // Give the HTTP requests time to fill the queue first.
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let mut client = opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient::connect(
-            format!("http://127.0.0.1:{}", hop.grpc_port),
-        )
-        .await
-        .expect("connect to hush");
-        client.export(sample_logs_request(1000)).await
+        let endpoint = format!("http://127.0.0.1:{}", hop.grpc_port);
+        let mut client = opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient::connect(endpoint)
+            .await
+            .expect("connect to hush");
+        let mut request = tonic::Request::new(sample_logs_request(1000));
+        request.set_timeout(Duration::from_secs(10));
+        client.export(request).await
     });
     let status = grpc_status.expect_err("a gRPC request was queued past the bound");
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
 
     downstream.set_unavailable(false);
-    let replies = runtime.block_on(pending).expect("requests finish");
+    let all_replied = runtime.block_on(async {
+        let wait_for_all = async {
+            while replies.iter().any(Option::is_none) {
+                let Some((id, reply)) = received.recv().await else {
+                    return;
+                };
+                replies[id] = Some(reply);
+            }
+        };
+        tokio::time::timeout(WAIT, wait_for_all).await
+    });
+    assert!(
+        all_replied.is_ok(),
+        "not every request got a reply within {WAIT:?}"
+    );
+    let replies: Vec<Reply> = replies
+        .into_iter()
+        .map(|reply| reply.expect("every request got a reply"))
+        .collect();
 
     let accepted: Vec<usize> = (0..requests)
         .filter(|id| replies[*id].status == 200)
@@ -879,7 +946,6 @@ fn full_queue_answers_retryable_errors() {
         .filter(|id| replies[*id].status == 503)
         .collect();
     assert_eq!(accepted.len() + busy.len(), requests, "{replies:?}");
-    assert!(!busy.is_empty(), "no request was turned away");
     assert!(!accepted.is_empty(), "no request was accepted");
     for id in &busy {
         let reply = &replies[*id];
@@ -905,27 +971,41 @@ fn full_queue_answers_retryable_errors() {
 fn in_flight_bound_turns_requests_away() {
     let downstream = Downstream::start();
     downstream.set_unavailable(true);
-    let mut hop = start_hop(&downstream, SMALL_LIMITS);
+    let metrics_port = free_port();
+    let mut hop = start_hop_with_metrics(&downstream, SMALL_LIMITS, Some(metrics_port));
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let port = hop.http_port;
-    let headers = [("content-type", "application/x-protobuf")];
     let large = |id: usize| {
         sample_logs_request_with_body(format!("large {id} {}", "y".repeat(45_000))).encode_to_vec()
     };
 
     // Two large requests keep about 90 000 of the 100 000 bytes until the
-    // downstream takes them, so a third one finds too few left.
+    // downstream takes them, so a third one finds too few left. Both were
+    // read once their records went through redaction.
     let first = runtime.spawn(post(port, "/v1/logs", &PROTOBUF_HEADERS, large(1)));
     let second = runtime.spawn(post(port, "/v1/logs", &PROTOBUF_HEADERS, large(2)));
-    std::thread::sleep(Duration::from_secs(1));
+    let deadline = std::time::Instant::now() + WAIT;
+    while read_counter(metrics_port, "hush_records_redacted_total") != Some(2) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the two large requests were not read within {WAIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let third = runtime
-        .block_on(post(port, "/v1/logs", &headers, large(3)))
+        .block_on(async {
+            let request = post(port, "/v1/logs", &PROTOBUF_HEADERS, large(3));
+            tokio::time::timeout(WAIT, request).await
+        })
+        .expect("the third request got a reply in time")
         .expect("third request");
     assert_eq!(third.status, 503, "{third:?}");
     assert_eq!(third.header("retry-after"), Some("1"));
     let (code, message) = third.rpc_status();
     assert_eq!(code, 14, "UNAVAILABLE");
     assert!(message.contains("in flight"), "{message}");
+    let throttled = read_counter(metrics_port, "hush_otlp_requests_throttled_total");
+    assert_eq!(throttled, Some(1));
 
     downstream.set_unavailable(false);
     for pending in [first, second] {
@@ -933,7 +1013,7 @@ fn in_flight_bound_turns_requests_away() {
         assert_eq!(reply.status, 200, "{reply:?}");
     }
     let fourth = runtime
-        .block_on(post(port, "/v1/logs", &headers, large(4)))
+        .block_on(post(port, "/v1/logs", &PROTOBUF_HEADERS, large(4)))
         .expect("fourth request");
     assert_eq!(fourth.status, 200, "the bytes were given back: {fourth:?}");
 

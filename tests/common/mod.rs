@@ -919,8 +919,8 @@ pub fn run_python_client(endpoint: &str, signals: &str) -> PythonClientRun {
     run_python_client_with(endpoint, signals, &[])
 }
 
-/// Like [`run_python_client`], with more arguments for the script, such as
-/// `--protocol http/json` or `--ca-file PATH`.
+/// Runs the client like [`run_python_client`], with more arguments for the
+/// script, such as `--protocol http/json` or `--ca-file PATH`.
 pub fn run_python_client_with(
     endpoint: &str,
     signals: &str,

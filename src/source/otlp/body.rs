@@ -2,15 +2,17 @@
 //! bound on bytes held by requests in progress.
 //!
 //! The bound is a semaphore whose permits are bytes. A request takes
-//! permits for its body as the body arrives (all at once when it declares
-//! its length), and keeps them until its response is ready, so the bytes of every
-//! body buffered, decoded, queued or being exported count against it. A
-//! request that finds too few permits left is refused at once rather than
-//! made to wait, because a waiting request would hold its connection and
-//! the bytes it already read.
-//! NOTE: the bound counts bytes as received. The decoded messages take a
-//! few times more memory than their encoded form, so memory in use grows
-//! with the bound by a larger factor than one.
+//! permits for its body as the body arrives, or all at once when it
+//! declares its length. It keeps them until its response is ready, so the
+//! bytes of every body buffered, decoded, queued or being exported count
+//! against it. A request that finds too few permits left is rejected at
+//! once rather than made to wait, because a waiting request would keep its
+//! connection and the bytes it already read.
+//!
+//! NOTE: the bound counts bytes as received. The decoded messages take
+//! more memory than their encoded form (about three times the admitted
+//! bodies in `docs/benchmarks.md`), so memory in use is a multiple of the
+//! bound.
 
 use std::sync::Arc;
 
