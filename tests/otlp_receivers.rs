@@ -50,8 +50,8 @@ fn start_hop(downstream: &Downstream, receiver_yaml: &str) -> Hop {
     start_hop_with_metrics(downstream, receiver_yaml, None)
 }
 
-/// Like [`start_hop`], and serves the agent's metrics on
-/// `127.0.0.1:metrics_port` when it is given.
+/// Starts hush like [`start_hop`], serving its metrics on
+/// `127.0.0.1:metrics_port` when that is given.
 fn start_hop_with_metrics(
     downstream: &Downstream,
     receiver_yaml: &str,
@@ -142,7 +142,7 @@ fn log_units(requests: &[ExportLogsServiceRequest]) -> Vec<Vec<u8>> {
     units
 }
 
-/// Like [`log_units`], one unit per span.
+/// Splits traces requests like [`log_units`], one unit per span.
 fn span_units(requests: &[ExportTraceServiceRequest]) -> Vec<Vec<u8>> {
     let mut units = Vec::new();
     for request in requests {
@@ -167,7 +167,8 @@ fn span_units(requests: &[ExportTraceServiceRequest]) -> Vec<Vec<u8>> {
     units
 }
 
-/// Like [`log_units`], one unit per metric with all its data points.
+/// Splits metrics requests like [`log_units`], one unit per metric with
+/// all its data points.
 fn metric_units(requests: &[ExportMetricsServiceRequest]) -> Vec<Vec<u8>> {
     let mut units = Vec::new();
     for request in requests {
