@@ -12,8 +12,9 @@ use crate::config::{Config, KeyConfig};
 use crate::detect::{DictionarySpec, Engine, EngineOptions, SensitiveKeySpec};
 use crate::pipeline::{DeliveryOptions, Pipeline};
 use crate::redact::Redactor;
+use crate::redact::otlp::OtlpOptions;
 use crate::sink::Sink;
-use crate::source::otlp::OtlpReceiver;
+use crate::source::otlp::{GrpcReceiver, HttpReceiver, ReceiverSettings};
 use crate::telemetry::{Metrics, MetricsServer};
 use crate::token::{Key, Tokenizer};
 
@@ -84,12 +85,15 @@ pub fn build_engine(config: &Config) -> anyhow::Result<Engine> {
     Engine::builtin(&options).context("failed to build the detectors")
 }
 
-/// Builds the redactor a configuration describes: its engine and the token
-/// key.
+/// Builds the redactor a configuration describes: its engine, the token
+/// key and the OTLP redaction options.
 pub fn build_redactor(config: &Config) -> anyhow::Result<Redactor> {
     let key = load_key(&config.key)?;
     let engine = build_engine(config)?;
-    Ok(Redactor::new(engine, Tokenizer::new(key)))
+    let otlp_options = OtlpOptions {
+        redact_span_names: config.otlp_receiver.redact_span_names,
+    };
+    Ok(Redactor::new(engine, Tokenizer::new(key)).with_otlp_options(otlp_options))
 }
 
 /// Runs the daemon until SIGINT or SIGTERM: tails files, receives OTLP,
@@ -102,7 +106,15 @@ pub async fn run_agent(config: Config) -> anyhow::Result<()> {
     crate::telemetry::set_log_redactor(redactor.clone());
     let metrics = Arc::new(Metrics::default());
     let sink = Sink::from_config(&config.exporter)?;
-    let receiver = OtlpReceiver::bind(&config.otlp_receiver).await?;
+    let receiver_settings = Arc::new(ReceiverSettings::load(&config.otlp_receiver)?);
+    let grpc_receiver = match config.otlp_receiver.grpc {
+        Some(address) => Some(GrpcReceiver::bind(address).await?),
+        None => None,
+    };
+    let http_receiver = match config.otlp_receiver.http {
+        Some(address) => Some(HttpReceiver::bind(address).await?),
+        None => None,
+    };
     let metrics_server = match config.telemetry.listen {
         Some(address) => Some(MetricsServer::bind(address.0).await?),
         None => None,
@@ -118,10 +130,20 @@ pub async fn run_agent(config: Config) -> anyhow::Result<()> {
         shutdown.clone(),
     )?;
     let mut tasks = tokio::task::JoinSet::new();
-    let receiver_address = match receiver {
+    let grpc_address = match grpc_receiver {
         Some(receiver) => {
             let address = receiver.local_addr()?;
-            tasks.spawn(receiver.serve(pipeline.clone(), shutdown.clone()));
+            let settings = receiver_settings.clone();
+            tasks.spawn(receiver.serve(settings, pipeline.clone(), shutdown.clone()));
+            Some(address)
+        }
+        None => None,
+    };
+    let http_address = match http_receiver {
+        Some(receiver) => {
+            let address = receiver.local_addr()?;
+            let settings = receiver_settings.clone();
+            tasks.spawn(receiver.serve(settings, pipeline.clone(), shutdown.clone()));
             Some(address)
         }
         None => None,
@@ -145,7 +167,10 @@ pub async fn run_agent(config: Config) -> anyhow::Result<()> {
     }
     drop(pipeline);
     tracing::info!(
-        otlp_grpc = ?receiver_address,
+        otlp_grpc = ?grpc_address,
+        otlp_http = ?http_address,
+        otlp_tls = config.otlp_receiver.tls.is_some(),
+        otlp_auth = config.otlp_receiver.auth.is_some(),
         metrics = ?metrics_address,
         tail_patterns,
         exporter = config.exporter.otlp.as_ref().map_or("stdout", |otlp| otlp.endpoint.as_str()),

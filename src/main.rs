@@ -26,8 +26,8 @@ enum Command {
     /// Run the agent: tail files, receive OTLP, redact, and export.
     Run {
         /// Configuration file (YAML). Without it, the embedded default is
-        /// used: tail /var/log, receive OTLP/gRPC on 127.0.0.1:4317, print to
-        /// standard output.
+        /// used: tail /var/log, receive OTLP/gRPC on 127.0.0.1:4317 and
+        /// OTLP/HTTP on 127.0.0.1:4318, print to standard output.
         #[arg(long, short)]
         config: Option<PathBuf>,
         /// Tail files matching this glob instead of the configured ones

@@ -44,7 +44,7 @@ fn validate_yaml(dir: &std::path::Path, name: &str, yaml: &str) -> Output {
 fn write_sourceless_config(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("hush.yaml");
     let yaml = format!(
-        "data_dir: {}\notlp_receiver: {{ grpc: null }}\ntelemetry: {{ listen: null }}\n",
+        "data_dir: {}\notlp_receiver: {{ grpc: null, http: null }}\ntelemetry: {{ listen: null }}\n",
         dir.join("state").display()
     );
     std::fs::write(&path, yaml).expect("write config");

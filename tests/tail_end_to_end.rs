@@ -25,7 +25,7 @@ fn config_yaml(root: &Path, downstream_endpoint: &str) -> String {
          \x20 include: [\"{logs}/*.log\"]\n\
          \x20 poll_interval_ms: 50\n\
          \x20 partial_line_timeout_ms: 200\n\
-         otlp_receiver: {{ grpc: 127.0.0.1:{port} }}\n\
+         otlp_receiver: {{ grpc: 127.0.0.1:{port}, http: null }}\n\
          telemetry: {{ listen: null }}\n\
          exporter: {{ otlp: {{ endpoint: \"{downstream_endpoint}\" }} }}\n",
         state = root.join("state").display(),

@@ -418,24 +418,125 @@ impl fmt::Display for GlobPattern {
     }
 }
 
-/// The OTLP receiver.
+/// The OTLP receivers (gRPC and HTTP) and the redaction choices that only
+/// OTLP data has.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OtlpReceiverConfig {
     /// Address the OTLP/gRPC server listens on; `null` disables it.
     pub grpc: Option<ListenAddress>,
-    /// Largest request accepted, in bytes; larger requests are rejected
-    /// with `RESOURCE_EXHAUSTED`.
+    /// Address the OTLP/HTTP server listens on; `null` disables it.
+    pub http: Option<ListenAddress>,
+    /// Largest request accepted, in bytes, on the wire and after gzip
+    /// decompression; larger requests are rejected with `RESOURCE_EXHAUSTED`
+    /// (gRPC) or 413 (HTTP).
+    #[serde(deserialize_with = "max_request_bytes")]
     pub max_request_bytes: usize,
+    /// Request body bytes that all requests in progress may keep in memory
+    /// together, counted as received on the wire. A request that would pass
+    /// the bound gets `UNAVAILABLE` (gRPC) or 503 (HTTP), both retryable.
+    #[serde(deserialize_with = "max_in_flight_bytes")]
+    pub max_in_flight_bytes: usize,
+    /// Whether span names and span event names are redacted like other
+    /// text. Names built from URL paths can carry personal data, so this is
+    /// on by default; turn it off to keep names exact for grouping.
+    pub redact_span_names: bool,
+    /// TLS for both receivers; without it they speak plaintext.
+    pub tls: Option<ReceiverTlsConfig>,
+    /// Bearer-token authentication for both receivers; without it any
+    /// client that reaches the port is accepted.
+    pub auth: Option<ReceiverAuthConfig>,
 }
 
 impl Default for OtlpReceiverConfig {
     fn default() -> Self {
         OtlpReceiverConfig {
             grpc: Some(ListenAddress(SocketAddr::from(([127, 0, 0, 1], 4317)))),
+            http: Some(ListenAddress(SocketAddr::from(([127, 0, 0, 1], 4318)))),
             max_request_bytes: 16 * 1024 * 1024,
+            max_in_flight_bytes: 64 * 1024 * 1024,
+            redact_span_names: true,
+            tls: None,
+            auth: None,
         }
     }
+}
+
+impl OtlpReceiverConfig {
+    /// Checks the limits against each other, which a field-by-field check
+    /// cannot do.
+    pub fn check(&self) -> Result<(), String> {
+        // A gzip request keeps its compressed and its decompressed body.
+        let largest_request = self.max_request_bytes.saturating_mul(2);
+        if self.max_in_flight_bytes < largest_request {
+            return Err(format!(
+                "invalid otlp_receiver.max_in_flight_bytes {}: it must be at least twice \
+                 max_request_bytes ({}), or a gzip request of the maximum size could never be \
+                 accepted",
+                self.max_in_flight_bytes, self.max_request_bytes
+            ));
+        }
+        if self.grpc.is_some() && self.grpc == self.http {
+            return Err(format!(
+                "invalid otlp_receiver: grpc and http both listen on {}; give them different \
+                 ports",
+                self.grpc
+                    .map(|address| address.0.to_string())
+                    .unwrap_or_default()
+            ));
+        }
+        Ok(())
+    }
+}
+
+// Below this, ordinary SDK batches would be rejected.
+fn max_request_bytes<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    at_least(deserializer, "max_request_bytes", 1024, "bytes")
+}
+
+// The bound is kept in a semaphore whose permits are counted in `u32`.
+fn max_in_flight_bytes<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<usize, D::Error> {
+    let value = at_least(deserializer, "max_in_flight_bytes", 1024, "bytes")?;
+    if value > u32::MAX as usize {
+        return Err(serde::de::Error::custom(format!(
+            "invalid max_in_flight_bytes {value}: it must be at most {} bytes",
+            u32::MAX
+        )));
+    }
+    Ok(value)
+}
+
+/// The receivers' server certificate, and the CA that client certificates
+/// must chain to when clients must present one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiverTlsConfig {
+    /// PEM file with the server certificate, followed by its chain.
+    pub cert_file: PathBuf,
+    /// PEM file with the server's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// PEM file with the CA certificates that client certificates must
+    /// chain to. When set, a client without a valid certificate is refused
+    /// during the handshake.
+    #[serde(default)]
+    pub client_ca_file: Option<PathBuf>,
+}
+
+/// The source of the bearer token that clients must send as
+/// `authorization: Bearer TOKEN`. Like the token key, the token itself
+/// never appears in the configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiverAuthConfig {
+    /// File holding the token; surrounding whitespace is ignored.
+    #[serde(default)]
+    pub bearer_token_file: Option<PathBuf>,
+    /// Environment variable holding the token; read when
+    /// `bearer_token_file` is unset.
+    #[serde(default)]
+    pub bearer_token_env: Option<String>,
 }
 
 /// A socket address to listen on, such as `127.0.0.1:4317`.
@@ -552,10 +653,18 @@ impl Config {
             return Ok(Config::default());
         }
 
-        serde_saphyr::from_str(text).map_err(|err| ConfigError::Invalid {
+        let config: Config = serde_saphyr::from_str(text).map_err(|err| ConfigError::Invalid {
             origin: origin.to_string(),
             message: err.to_string(),
-        })
+        })?;
+        config
+            .otlp_receiver
+            .check()
+            .map_err(|message| ConfigError::Invalid {
+                origin: origin.to_string(),
+                message,
+            })?;
+        Ok(config)
     }
 
     /// Reads and parses a configuration file.
@@ -768,6 +877,39 @@ mod tests {
             invalid_message("tail:\n  sources:\n    - include: ['/a/*.log']\n      parser: cri\n");
         assert!(message.contains("parser"), "{message}");
         assert!(message.contains("line 4"), "{message}");
+    }
+
+    #[test]
+    fn receiver_in_flight_bound_below_request_size_rejected() {
+        let message = invalid_message(
+            "otlp_receiver:\n  max_request_bytes: 4096\n  max_in_flight_bytes: 8191\n",
+        );
+        assert!(message.contains("max_in_flight_bytes"), "{message}");
+    }
+
+    #[test]
+    fn receiver_same_port_rejected() {
+        let message =
+            invalid_message("otlp_receiver:\n  grpc: 127.0.0.1:5000\n  http: 127.0.0.1:5000\n");
+        assert!(message.contains("different"), "{message}");
+    }
+
+    #[test]
+    fn receiver_tls_and_auth_parse() {
+        let yaml = "otlp_receiver:\n  tls:\n    cert_file: /c.pem\n    key_file: /k.pem\n  \
+                    auth:\n    bearer_token_env: HUSH_OTLP_TOKEN\n";
+        let config = Config::from_yaml(yaml, "t.yaml").unwrap();
+        let tls = config.otlp_receiver.tls.expect("tls section");
+        assert_eq!(tls.cert_file, PathBuf::from("/c.pem"));
+        assert!(tls.client_ca_file.is_none());
+        let auth = config.otlp_receiver.auth.expect("auth section");
+        assert_eq!(auth.bearer_token_env.as_deref(), Some("HUSH_OTLP_TOKEN"));
+    }
+
+    #[test]
+    fn receiver_tls_without_key_named() {
+        let message = invalid_message("otlp_receiver:\n  tls:\n    cert_file: /c.pem\n");
+        assert!(message.contains("key_file"), "{message}");
     }
 
     #[test]

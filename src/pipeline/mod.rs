@@ -23,7 +23,7 @@
 //!
 //! Records are never queued unredacted, in memory or on disk: redaction
 //! happens before the batch enters a queue, and a record whose redaction
-//! fails has its text replaced whole (see [`crate::redact::otlp`]).
+//! fails is dropped and counted (see [`crate::redact::otlp`]).
 
 mod disk_queue;
 mod exporter;
@@ -42,11 +42,19 @@ pub use payload::{Nested, Payload, Signal, SizeLimits};
 
 use crate::config::{ExporterConfig, QueueConfig};
 use crate::redact::Redactor;
-use crate::redact::otlp::{redact_logs_request, redact_traces_request};
+use crate::redact::otlp::{redact_logs_request, redact_metrics_request, redact_traces_request};
 use crate::sink::Sink;
 use crate::telemetry::Metrics;
 use disk_queue::DiskQueue;
 use exporter::{Exporter, RetryPolicy};
+
+/// The outcome of a batch that the sink accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Delivered {
+    /// Records (log records, spans or data points) left out because
+    /// redacting them failed.
+    pub dropped_records: usize,
+}
 
 /// The reason a batch was not delivered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -223,13 +231,17 @@ impl Pipeline {
     /// Dropping the future before it completes does not lose the batch if it
     /// was already queued: it is still exported, but no caller learns the result.
     pub async fn deliver(&self, payload: Payload) -> Result<(), DeliveryError> {
-        self.deliver_when_full(payload, WhenFull::Wait).await
+        self.deliver_when_full(payload, WhenFull::Wait)
+            .await
+            .map(|_| ())
     }
 
     /// Like [`Pipeline::deliver`], but fails at once with
     /// [`DeliveryError::QueueFull`] when the queue has no room, so that a
     /// receiver can ask its client to retry instead of holding the request.
-    pub async fn try_deliver(&self, payload: Payload) -> Result<(), DeliveryError> {
+    /// The result tells how many records were dropped because their
+    /// redaction failed, for the receiver's partial-success answer.
+    pub async fn try_deliver(&self, payload: Payload) -> Result<Delivered, DeliveryError> {
         self.deliver_when_full(payload, WhenFull::Reject).await
     }
 
@@ -237,13 +249,21 @@ impl Pipeline {
         &self,
         payload: Payload,
         when_full: WhenFull,
-    ) -> Result<(), DeliveryError> {
+    ) -> Result<Delivered, DeliveryError> {
         let encode = matches!(self.queue, Queue::Disk(_));
         let redacted = self.redact(payload, encode).await?;
-        match &self.queue {
+        let delivered = Delivered {
+            dropped_records: redacted.failed,
+        };
+        if redacted.failed > 0 && redacted.records == 0 {
+            return Ok(delivered);
+        }
+
+        let queued = match &self.queue {
             Queue::Memory(sender) => self.queue_in_memory(sender, redacted, when_full).await,
             Queue::Disk(queue) => self.store_on_disk(queue, redacted, when_full).await,
-        }
+        };
+        queued.map(|()| delivered)
     }
 
     /// Redacts on the blocking pool, and encodes for the disk queue there
@@ -258,6 +278,7 @@ impl Pipeline {
             let failed = match &mut payload {
                 Payload::Logs(request) => redact_logs_request(&redactor, request),
                 Payload::Traces(request) => redact_traces_request(&redactor, request),
+                Payload::Metrics(request) => redact_metrics_request(&redactor, request),
             };
             let encoded = encode.then(|| payload.encode_tagged());
             let bytes = match &encoded {

@@ -7,16 +7,21 @@
 //! scope messages.
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::metrics::v1::{Metric, ResourceMetrics, ScopeMetrics};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use prost::Message;
+
+use crate::redact::otlp::data_point_count;
 
 /// A batch of telemetry in OTLP form.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
     Logs(ExportLogsServiceRequest),
     Traces(ExportTraceServiceRequest),
+    Metrics(ExportMetricsServiceRequest),
 }
 
 /// The kind of telemetry in a [`Payload`].
@@ -24,6 +29,7 @@ pub enum Payload {
 pub enum Signal {
     Logs,
     Traces,
+    Metrics,
 }
 
 impl Signal {
@@ -32,6 +38,7 @@ impl Signal {
         match self {
             Signal::Logs => "logs",
             Signal::Traces => "traces",
+            Signal::Metrics => "metrics",
         }
     }
 
@@ -41,6 +48,7 @@ impl Signal {
         match self {
             Signal::Logs => 1,
             Signal::Traces => 2,
+            Signal::Metrics => 3,
         }
     }
 
@@ -48,6 +56,7 @@ impl Signal {
         match tag {
             1 => Some(Signal::Logs),
             2 => Some(Signal::Traces),
+            3 => Some(Signal::Metrics),
             _ => None,
         }
     }
@@ -65,10 +74,11 @@ impl Payload {
         match self {
             Payload::Logs(_) => Signal::Logs,
             Payload::Traces(_) => Signal::Traces,
+            Payload::Metrics(_) => Signal::Metrics,
         }
     }
 
-    /// Counts the log records or spans in the batch.
+    /// Counts the log records, spans or metric data points in the batch.
     pub fn record_count(&self) -> usize {
         match self {
             Payload::Logs(request) => request
@@ -83,6 +93,13 @@ impl Payload {
                 .flat_map(|resource| &resource.scope_spans)
                 .map(|scope| scope.spans.len())
                 .sum(),
+            Payload::Metrics(request) => request
+                .resource_metrics
+                .iter()
+                .flat_map(|resource| &resource.scope_metrics)
+                .flat_map(|scope| &scope.metrics)
+                .map(data_point_count)
+                .sum(),
         }
     }
 
@@ -92,6 +109,7 @@ impl Payload {
         match self {
             Payload::Logs(request) => request.encoded_len(),
             Payload::Traces(request) => request.encoded_len(),
+            Payload::Metrics(request) => request.encoded_len(),
         }
     }
 
@@ -105,6 +123,10 @@ impl Payload {
             }
             (Payload::Traces(request), Payload::Traces(more)) => {
                 request.resource_spans.extend(more.resource_spans);
+                Ok(())
+            }
+            (Payload::Metrics(request), Payload::Metrics(more)) => {
+                request.resource_metrics.extend(more.resource_metrics);
                 Ok(())
             }
             (_, other) => Err(other),
@@ -124,6 +146,14 @@ impl Payload {
                 .into_iter()
                 .map(|resource_spans| Payload::Traces(ExportTraceServiceRequest { resource_spans }))
                 .collect(),
+            Payload::Metrics(request) => {
+                split_nested(request.resource_metrics, limits, data_point_count)
+                    .into_iter()
+                    .map(|resource_metrics| {
+                        Payload::Metrics(ExportMetricsServiceRequest { resource_metrics })
+                    })
+                    .collect()
+            }
         }
     }
 
@@ -136,6 +166,7 @@ impl Payload {
         let _ = match self {
             Payload::Logs(request) => request.encode(&mut bytes),
             Payload::Traces(request) => request.encode(&mut bytes),
+            Payload::Metrics(request) => request.encode(&mut bytes),
         };
         bytes
     }
@@ -149,6 +180,7 @@ impl Payload {
         let decoded = match signal {
             Signal::Logs => ExportLogsServiceRequest::decode(body).map(Payload::Logs),
             Signal::Traces => ExportTraceServiceRequest::decode(body).map(Payload::Traces),
+            Signal::Metrics => ExportMetricsServiceRequest::decode(body).map(Payload::Metrics),
         };
         decoded.map_err(|err| format!("invalid {} request: {err}", signal.name()))
     }
@@ -213,6 +245,30 @@ impl Nested for ScopeSpans {
     }
 }
 
+impl Nested for ResourceMetrics {
+    type Child = ScopeMetrics;
+
+    fn take_children(&mut self) -> Vec<ScopeMetrics> {
+        std::mem::take(&mut self.scope_metrics)
+    }
+
+    fn children_mut(&mut self) -> &mut Vec<ScopeMetrics> {
+        &mut self.scope_metrics
+    }
+}
+
+impl Nested for ScopeMetrics {
+    type Child = Metric;
+
+    fn take_children(&mut self) -> Vec<Metric> {
+        std::mem::take(&mut self.metrics)
+    }
+
+    fn children_mut(&mut self) -> &mut Vec<Metric> {
+        &mut self.metrics
+    }
+}
+
 /// Bytes a length-delimited field adds around a message: the tag and a
 /// length of up to five bytes. Used to estimate request sizes while
 /// splitting without encoding the request again and again.
@@ -220,7 +276,7 @@ const FIELD_OVERHEAD: usize = 6;
 
 /// Splits a resource list into lists within `limits`. `records_of` gives
 /// the weight of one item against `max_records`: one for a log record or a
-/// span.
+/// span, its data points for a metric.
 fn split_nested<R, S, I>(
     resources: Vec<R>,
     limits: SizeLimits,

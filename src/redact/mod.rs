@@ -5,12 +5,18 @@
 
 mod json;
 pub mod otlp;
+mod sql;
 mod text;
+mod url;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::detect::{Engine, KindId};
 use crate::token::Tokenizer;
+
+/// The kind, declared in `detectors/keys.yaml`, of the tokens that replace
+/// SQL literals.
+const SQL_LITERAL_KIND: &str = "SQL_LITERAL";
 
 /// An engine, a tokenizer and hit counters. Shared by reference across
 /// threads.
@@ -19,16 +25,35 @@ pub struct Redactor {
     tokenizer: Tokenizer,
     /// Hits since start, indexed like `Engine::kind_names`.
     hit_counts: Vec<AtomicU64>,
+    otlp_options: otlp::OtlpOptions,
+    /// The kind of SQL literal tokens, `None` when the engine lacks it.
+    sql_literal_kind: Option<KindId>,
 }
 
 impl Redactor {
     pub fn new(engine: Engine, tokenizer: Tokenizer) -> Redactor {
         let hit_counts = engine.kind_names().map(|_| AtomicU64::new(0)).collect();
+        let sql_literal_kind = engine
+            .kind_names()
+            .find(|(_, name)| *name == SQL_LITERAL_KIND)
+            .map(|(kind, _)| kind);
         Redactor {
             engine,
             tokenizer,
             hit_counts,
+            otlp_options: otlp::OtlpOptions::default(),
+            sql_literal_kind,
         }
+    }
+
+    /// Replaces the choices that apply to OTLP records only.
+    pub fn with_otlp_options(mut self, options: otlp::OtlpOptions) -> Redactor {
+        self.otlp_options = options;
+        self
+    }
+
+    pub fn otlp_options(&self) -> &otlp::OtlpOptions {
+        &self.otlp_options
     }
 
     /// Returns the total hits per kind name since start, for every kind.

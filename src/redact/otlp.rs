@@ -1,13 +1,16 @@
-//! Walks OTLP logs and traces and redacts every string that can carry
-//! personal data.
+//! Walks OTLP logs, traces and metrics and redacts every string that can
+//! carry personal data.
 //!
 //! Redacted: log bodies, including strings inside arrays and maps at any
 //! depth. Attribute keys and values of resources, scopes, log records,
-//! spans, span events and span links. Span names, span event names, log
-//! event names, severity texts, scope names and versions, span and link
-//! trace states (vendors put user ids there), and span status messages.
+//! spans, span events, span links, metric data points, exemplars (their
+//! filtered attributes) and metric metadata. Severity texts, log event
+//! names, scope names and versions, span and link trace states (vendors put
+//! user ids there), and span status messages. Span and span event names
+//! unless [`OtlpOptions::redact_span_names`] is off.
 //! Never touched: ids, timestamps, severity numbers, flags, kinds, counts,
-//! schema URLs, and the structure of the request.
+//! metric names, descriptions and units, numeric values, schema URLs, and
+//! the structure of the request.
 //!
 //! An attribute's key is read as context for its string value, so an
 //! attribute `nhs` = `4010232137` is found as `nhs=4010232137` is in text.
@@ -16,83 +19,214 @@
 //! `http.request.header.authorization`, see `detectors/keys.yaml`) has its
 //! whole value replaced by one token, whatever it looks like; a number or
 //! byte value there becomes a token string. Below a sensitive map or array
-//! key, every scalar is replaced.
+//! key, every scalar is replaced. Header attributes
+//! (`http.request.header.*`) are arrays of strings, and each of their
+//! strings is handled like this.
+//!
+//! Some top-level attributes have a form that plain text detection would
+//! miss: in `db.query.text` (and the older `db.statement`) every SQL string
+//! and number literal becomes a token, and `url.full`, `url.query`,
+//! `http.url` and `http.target` are redacted one decoded query parameter at
+//! a time.
 //!
 //! A byte value (`bytesValue`) that is valid UTF-8 is redacted as text and
 //! stays a byte value. NOTE: other byte values pass unchanged, because no
 //! detector reads binary data.
 //!
-//! Fail closed: a record is redacted under `catch_unwind`. If redacting it
-//! panics, every string in that record is replaced whole by
-//! [`REDACTION_FAILED`], so the record keeps its shape and ids but can no
-//! longer carry the value that broke the detector.
+//! Fail closed: each log record, span and metric data point is redacted
+//! under `catch_unwind`. If redacting one panics, it is removed from the
+//! request and counted. A resource or scope that fails takes every record
+//! under it along. So a record is either fully redacted or not sent.
 
 use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::metrics::v1::{
+    Exemplar, ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint,
+    SummaryDataPoint,
+};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
 use super::Redactor;
 use crate::detect::KindId;
 
-/// The text that replaces every string of a record whose redaction failed.
-pub const REDACTION_FAILED: &str = "[hush: redaction failed]";
-
-/// Redacts a logs request in place and returns how many records (log
-/// records, or a resource or scope) failed and were replaced whole.
-pub fn redact_logs_request(redactor: &Redactor, request: &mut ExportLogsServiceRequest) -> usize {
-    let mut failed = 0;
-    for resource_logs in &mut request.resource_logs {
-        failed += guarded(
-            &mut resource_logs.resource,
-            |resource, edit| visit_resource(resource, edit),
-            redactor,
-        );
-        for scope_logs in &mut resource_logs.scope_logs {
-            failed += guarded(
-                &mut scope_logs.scope,
-                |scope, edit| visit_scope(scope, edit),
-                redactor,
-            );
-            for record in &mut scope_logs.log_records {
-                failed += guarded(record, visit_log_record, redactor);
-            }
-        }
-    }
-    failed
+/// Redaction choices that apply to OTLP records only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtlpOptions {
+    /// Whether span names and span event names are redacted. Names built
+    /// from URL paths (`GET /users/alice@example.com`) are common, so the
+    /// default is on.
+    pub redact_span_names: bool,
 }
 
-/// Redacts a traces request in place and returns how many spans (or
-/// resources or scopes) failed and were replaced whole.
+impl Default for OtlpOptions {
+    fn default() -> Self {
+        OtlpOptions {
+            redact_span_names: true,
+        }
+    }
+}
+
+/// Redacts a logs request in place and returns how many log records were
+/// dropped because redacting them (or their resource or scope) failed.
+pub fn redact_logs_request(redactor: &Redactor, request: &mut ExportLogsServiceRequest) -> usize {
+    let mut dropped = 0;
+    request.resource_logs.retain_mut(|resource_logs| {
+        let scopes = &mut resource_logs.scope_logs;
+        if !redacts(&mut resource_logs.resource, visit_resource, redactor) {
+            dropped += scopes
+                .iter()
+                .map(|scope| scope.log_records.len())
+                .sum::<usize>();
+            return false;
+        }
+        scopes.retain_mut(|scope_logs| {
+            if !redacts(&mut scope_logs.scope, visit_scope, redactor) {
+                dropped += scope_logs.log_records.len();
+                return false;
+            }
+            dropped += retain_redacted(&mut scope_logs.log_records, visit_log_record, redactor);
+            true
+        });
+        true
+    });
+    dropped
+}
+
+/// Redacts a traces request in place and returns how many spans were
+/// dropped because redacting them (or their resource or scope) failed.
 pub fn redact_traces_request(
     redactor: &Redactor,
     request: &mut ExportTraceServiceRequest,
 ) -> usize {
-    let mut failed = 0;
-    for resource_spans in &mut request.resource_spans {
-        failed += guarded(
-            &mut resource_spans.resource,
-            |resource, edit| visit_resource(resource, edit),
-            redactor,
-        );
-        for scope_spans in &mut resource_spans.scope_spans {
-            failed += guarded(
-                &mut scope_spans.scope,
-                |scope, edit| visit_scope(scope, edit),
-                redactor,
-            );
-            for span in &mut scope_spans.spans {
-                failed += guarded(span, visit_span, redactor);
+    let options = redactor.otlp_options().clone();
+    let visit = |span: &mut Span, edit: &mut dyn Edit| visit_span(span, &options, edit);
+    let mut dropped = 0;
+    request.resource_spans.retain_mut(|resource_spans| {
+        let scopes = &mut resource_spans.scope_spans;
+        if !redacts(&mut resource_spans.resource, visit_resource, redactor) {
+            dropped += scopes.iter().map(|scope| scope.spans.len()).sum::<usize>();
+            return false;
+        }
+        scopes.retain_mut(|scope_spans| {
+            if !redacts(&mut scope_spans.scope, visit_scope, redactor) {
+                dropped += scope_spans.spans.len();
+                return false;
             }
+            dropped += retain_redacted(&mut scope_spans.spans, visit, redactor);
+            true
+        });
+        true
+    });
+    dropped
+}
+
+/// Redacts a metrics request in place and returns how many data points
+/// were dropped because redacting them (or their metric's metadata,
+/// resource or scope) failed.
+pub fn redact_metrics_request(
+    redactor: &Redactor,
+    request: &mut ExportMetricsServiceRequest,
+) -> usize {
+    let mut dropped = 0;
+    request.resource_metrics.retain_mut(|resource_metrics| {
+        let scopes = &mut resource_metrics.scope_metrics;
+        if !redacts(&mut resource_metrics.resource, visit_resource, redactor) {
+            dropped += scopes
+                .iter()
+                .flat_map(|scope| &scope.metrics)
+                .map(data_point_count)
+                .sum::<usize>();
+            return false;
+        }
+        scopes.retain_mut(|scope_metrics| {
+            if !redacts(&mut scope_metrics.scope, visit_scope, redactor) {
+                dropped += scope_metrics
+                    .metrics
+                    .iter()
+                    .map(data_point_count)
+                    .sum::<usize>();
+                return false;
+            }
+            scope_metrics.metrics.retain_mut(|metric| {
+                let visit_metadata = |metadata: &mut Vec<KeyValue>, edit: &mut dyn Edit| {
+                    visit_top_attributes(metadata, edit)
+                };
+                if !redacts(&mut metric.metadata, visit_metadata, redactor) {
+                    dropped += data_point_count(metric);
+                    return false;
+                }
+                dropped += redact_data_points(metric, redactor);
+                true
+            });
+            true
+        });
+        true
+    });
+    dropped
+}
+
+/// Counts the data points of a metric, whatever its type.
+pub fn data_point_count(metric: &Metric) -> usize {
+    match &metric.data {
+        None => 0,
+        Some(Data::Gauge(gauge)) => gauge.data_points.len(),
+        Some(Data::Sum(sum)) => sum.data_points.len(),
+        Some(Data::Histogram(histogram)) => histogram.data_points.len(),
+        Some(Data::ExponentialHistogram(histogram)) => histogram.data_points.len(),
+        Some(Data::Summary(summary)) => summary.data_points.len(),
+    }
+}
+
+fn redact_data_points(metric: &mut Metric, redactor: &Redactor) -> usize {
+    match &mut metric.data {
+        None => 0,
+        Some(Data::Gauge(gauge)) => {
+            retain_redacted(&mut gauge.data_points, visit_number_point, redactor)
+        }
+        Some(Data::Sum(sum)) => retain_redacted(&mut sum.data_points, visit_number_point, redactor),
+        Some(Data::Histogram(histogram)) => {
+            retain_redacted(&mut histogram.data_points, visit_histogram_point, redactor)
+        }
+        Some(Data::ExponentialHistogram(histogram)) => retain_redacted(
+            &mut histogram.data_points,
+            visit_exponential_histogram_point,
+            redactor,
+        ),
+        Some(Data::Summary(summary)) => {
+            retain_redacted(&mut summary.data_points, visit_summary_point, redactor)
         }
     }
-    failed
+}
+
+/// The special form of a top-level attribute's string value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TextForm {
+    /// A SQL statement whose literals are replaced.
+    SqlStatement,
+    /// A URL, or a path with a query, redacted one query parameter at a time.
+    Url,
+    /// A query string without its `?`.
+    Query,
+}
+
+/// Returns the special form of the top-level attribute `key`, as the
+/// OpenTelemetry semantic conventions define it.
+fn text_form(key: &str) -> Option<TextForm> {
+    match key {
+        "db.query.text" | "db.statement" => Some(TextForm::SqlStatement),
+        "url.full" | "http.url" | "http.target" => Some(TextForm::Url),
+        "url.query" => Some(TextForm::Query),
+        _ => None,
+    }
 }
 
 /// The action the walker applies to each value it reaches.
@@ -103,6 +237,11 @@ trait Edit {
     /// Handles an attribute's string value that is not under a sensitive
     /// key; `path` is the attribute's dotted key, empty for a log body.
     fn field_text(&mut self, _path: &str, text: &mut String) {
+        self.text(text);
+    }
+
+    /// Handles the string value of a top-level attribute of a special form.
+    fn text_in_form(&mut self, _form: TextForm, text: &mut String) {
         self.text(text);
     }
 
@@ -131,6 +270,17 @@ impl Edit for RedactEdit<'_> {
             Cow::Owned(redacted) => redacted,
         };
         *text = redacted;
+    }
+
+    fn text_in_form(&mut self, form: TextForm, text: &mut String) {
+        let redacted = match form {
+            TextForm::SqlStatement => self.redactor.redact_sql(text),
+            TextForm::Url => self.redactor.redact_url(text),
+            TextForm::Query => self.redactor.redact_query(text),
+        };
+        if let Some(redacted) = redacted {
+            *text = redacted;
+        }
     }
 
     fn whole(&mut self, kind: KindId, value: &mut Value) {
@@ -168,62 +318,43 @@ impl Edit for RedactEdit<'_> {
     }
 }
 
-/// Replaces every string, and every value under a sensitive key, with
-/// [`REDACTION_FAILED`]; used after redacting the same item panicked.
-struct FailEdit<'a> {
-    redactor: &'a Redactor,
+/// Applies `visit` to `item` with an edit that redacts, and reports whether
+/// it finished without a panic.
+fn redacts<T>(item: &mut T, visit: impl Fn(&mut T, &mut dyn Edit), redactor: &Redactor) -> bool {
+    redacts_with(item, visit, &mut RedactEdit { redactor })
 }
 
-impl Edit for FailEdit<'_> {
-    fn text(&mut self, text: &mut String) {
-        *text = REDACTION_FAILED.to_string();
-    }
-
-    fn whole(&mut self, _kind: KindId, value: &mut Value) {
-        if !matches!(value, Value::BoolValue(_)) {
-            *value = Value::StringValue(REDACTION_FAILED.to_string());
-        }
-    }
-
-    fn key_kind(&self, path: &str) -> Option<KindId> {
-        // The key table is a plain lookup, but this runs after a panic, so
-        // a second one here must not escape either.
-        catch_unwind(AssertUnwindSafe(|| {
-            self.redactor.engine().sensitive_key_kind(path)
-        }))
-        .unwrap_or(None)
-    }
-}
-
-/// Applies `visit` to `item` with an edit that redacts. If that panics,
-/// visits again with an edit that replaces each value whole, and returns 1.
-fn guarded<T>(item: &mut T, visit: impl Fn(&mut T, &mut dyn Edit), redactor: &Redactor) -> usize {
-    guarded_with(
-        item,
-        visit,
-        &mut RedactEdit { redactor },
-        &mut FailEdit { redactor },
-    )
-}
-
-fn guarded_with<T>(
+fn redacts_with<T>(
     item: &mut T,
     visit: impl Fn(&mut T, &mut dyn Edit),
     edit: &mut dyn Edit,
-    fallback: &mut dyn Edit,
-) -> usize {
-    let redacted = catch_unwind(AssertUnwindSafe(|| visit(item, edit)));
-    if redacted.is_ok() {
-        return 0;
-    }
+) -> bool {
+    catch_unwind(AssertUnwindSafe(|| visit(item, edit))).is_ok()
+}
 
-    visit(item, fallback);
-    1
+/// Redacts every item of `items`, removes those whose redaction panicked,
+/// and returns how many were removed.
+fn retain_redacted<T>(
+    items: &mut Vec<T>,
+    visit: impl Fn(&mut T, &mut dyn Edit),
+    redactor: &Redactor,
+) -> usize {
+    retain_redacted_with(items, visit, &mut RedactEdit { redactor })
+}
+
+fn retain_redacted_with<T>(
+    items: &mut Vec<T>,
+    visit: impl Fn(&mut T, &mut dyn Edit),
+    edit: &mut dyn Edit,
+) -> usize {
+    let before = items.len();
+    items.retain_mut(|item| redacts_with(item, &visit, edit));
+    before - items.len()
 }
 
 fn visit_resource(resource: &mut Option<Resource>, edit: &mut dyn Edit) {
     if let Some(resource) = resource {
-        visit_attributes(&mut resource.attributes, "", None, edit);
+        visit_top_attributes(&mut resource.attributes, edit);
     }
 }
 
@@ -231,7 +362,7 @@ fn visit_scope(scope: &mut Option<InstrumentationScope>, edit: &mut dyn Edit) {
     if let Some(scope) = scope {
         edit.text(&mut scope.name);
         edit.text(&mut scope.version);
-        visit_attributes(&mut scope.attributes, "", None, edit);
+        visit_top_attributes(&mut scope.attributes, edit);
     }
 }
 
@@ -241,26 +372,62 @@ fn visit_log_record(record: &mut LogRecord, edit: &mut dyn Edit) {
     }
     edit.text(&mut record.severity_text);
     edit.text(&mut record.event_name);
-    visit_attributes(&mut record.attributes, "", None, edit);
+    visit_top_attributes(&mut record.attributes, edit);
 }
 
-fn visit_span(span: &mut Span, edit: &mut dyn Edit) {
-    // Span names built from URL paths (`GET /users/alice@example.com`) are
-    // common, so names are redacted like any other text.
-    edit.text(&mut span.name);
+fn visit_span(span: &mut Span, options: &OtlpOptions, edit: &mut dyn Edit) {
+    if options.redact_span_names {
+        edit.text(&mut span.name);
+    }
     edit.text(&mut span.trace_state);
-    visit_attributes(&mut span.attributes, "", None, edit);
+    visit_top_attributes(&mut span.attributes, edit);
     for event in &mut span.events {
-        edit.text(&mut event.name);
-        visit_attributes(&mut event.attributes, "", None, edit);
+        if options.redact_span_names {
+            edit.text(&mut event.name);
+        }
+        visit_top_attributes(&mut event.attributes, edit);
     }
     for link in &mut span.links {
         edit.text(&mut link.trace_state);
-        visit_attributes(&mut link.attributes, "", None, edit);
+        visit_top_attributes(&mut link.attributes, edit);
     }
     if let Some(status) = &mut span.status {
         edit.text(&mut status.message);
     }
+}
+
+fn visit_number_point(point: &mut NumberDataPoint, edit: &mut dyn Edit) {
+    visit_top_attributes(&mut point.attributes, edit);
+    visit_exemplars(&mut point.exemplars, edit);
+}
+
+fn visit_histogram_point(point: &mut HistogramDataPoint, edit: &mut dyn Edit) {
+    visit_top_attributes(&mut point.attributes, edit);
+    visit_exemplars(&mut point.exemplars, edit);
+}
+
+fn visit_exponential_histogram_point(
+    point: &mut ExponentialHistogramDataPoint,
+    edit: &mut dyn Edit,
+) {
+    visit_top_attributes(&mut point.attributes, edit);
+    visit_exemplars(&mut point.exemplars, edit);
+}
+
+fn visit_summary_point(point: &mut SummaryDataPoint, edit: &mut dyn Edit) {
+    visit_top_attributes(&mut point.attributes, edit);
+}
+
+fn visit_exemplars(exemplars: &mut [Exemplar], edit: &mut dyn Edit) {
+    for exemplar in exemplars {
+        visit_top_attributes(&mut exemplar.filtered_attributes, edit);
+    }
+}
+
+/// Visits the attributes of a resource, scope, record, span, event, link,
+/// data point or exemplar.
+fn visit_top_attributes(attributes: &mut [KeyValue], edit: &mut dyn Edit) {
+    visit_attributes(attributes, "", None, edit);
 }
 
 /// Visits attributes whose keys continue `path`; `sensitive` is the kind of
@@ -283,7 +450,14 @@ fn visit_attributes(
             false => Cow::Owned(format!("{path}.{key}")),
         };
         let kind = sensitive.or_else(|| edit.key_kind(&child_path));
-        visit_any_value(value, &child_path, kind, edit);
+        let form = match (path.is_empty(), kind) {
+            (true, None) => text_form(key),
+            _ => None,
+        };
+        match (form, &mut value.value) {
+            (Some(form), Some(Value::StringValue(text))) => edit.text_in_form(form, text),
+            _ => visit_any_value(value, &child_path, kind, edit),
+        }
         // A key rarely carries personal data, but one built from a value
         // (`quota.alice@example.com`) must not pass raw either.
         drop(child_path);
@@ -329,6 +503,9 @@ fn visit_bytes(bytes: &mut Vec<u8>, path: &str, edit: &mut dyn Edit) {
         *bytes = text.into_bytes();
     }
 }
+
+#[cfg(test)]
+mod redactor_tests;
 
 #[cfg(test)]
 mod tests {
@@ -396,22 +573,6 @@ mod tests {
         }
     }
 
-    struct MarkerEdit;
-
-    impl Edit for MarkerEdit {
-        fn text(&mut self, text: &mut String) {
-            *text = REDACTION_FAILED.to_string();
-        }
-
-        fn whole(&mut self, _kind: KindId, value: &mut Value) {
-            *value = Value::StringValue(REDACTION_FAILED.to_string());
-        }
-
-        fn key_kind(&self, path: &str) -> Option<KindId> {
-            TestEdit.key_kind(path)
-        }
-    }
-
     /// Lists the record's strings in visiting order.
     fn strings_of(record: &mut LogRecord) -> Vec<String> {
         struct Collect(Vec<String>);
@@ -440,13 +601,7 @@ mod tests {
         let mut record = record_with_nested_strings();
         record.severity_text = "warn".to_string();
         record.event_name = "login".to_string();
-        let failed = guarded_with(
-            &mut record,
-            visit_log_record,
-            &mut TestEdit,
-            &mut MarkerEdit,
-        );
-        assert_eq!(failed, 0);
+        assert!(redacts_with(&mut record, visit_log_record, &mut TestEdit));
 
         let strings = strings_of(&mut record);
         for expected in ["BODY TEXT", "ATTRIBUTE TEXT", "INNER TEXT", "WARN", "LOGIN"] {
@@ -485,20 +640,23 @@ mod tests {
             }],
             ..Default::default()
         };
-        visit_span(&mut span, &mut TestEdit);
+        let mut kept = span.clone();
+        visit_span(&mut span, &OtlpOptions::default(), &mut TestEdit);
         assert_eq!(span.name, "GET /USERS/X");
         assert_eq!(span.events[0].name, "RETRY");
+
+        let keep_names = OtlpOptions {
+            redact_span_names: false,
+        };
+        visit_span(&mut kept, &keep_names, &mut TestEdit);
+        assert_eq!(kept.name, "get /users/x");
+        assert_eq!(kept.events[0].name, "retry");
     }
 
     #[test]
     fn sensitive_nested_key_replaced_whole() {
         let mut record = record_with_nested_strings();
-        guarded_with(
-            &mut record,
-            visit_log_record,
-            &mut TestEdit,
-            &mut MarkerEdit,
-        );
+        assert!(redacts_with(&mut record, visit_log_record, &mut TestEdit));
         let Some(Value::KvlistValue(list)) = &record.attributes[1].value.as_ref().unwrap().value
         else {
             panic!("nested attribute is no longer a map");
@@ -558,25 +716,22 @@ mod tests {
     }
 
     #[test]
-    fn panic_replaces_every_value() {
-        let mut record = record_with_nested_strings();
-        record.attributes[0].value = string("panic now");
-        let failed = guarded_with(
-            &mut record,
-            visit_log_record,
-            &mut TestEdit,
-            &mut MarkerEdit,
-        );
-        assert_eq!(failed, 1);
-        let strings = strings_of(&mut record);
-        assert!(
-            strings
-                .iter()
-                .all(|text| text == REDACTION_FAILED || text.is_empty()),
-            "{strings:?}"
-        );
-        assert_eq!(record.attributes[0].key, REDACTION_FAILED);
-        assert_eq!(record.attributes.len(), 2, "the record keeps its shape");
-        assert_eq!(record.span_id, vec![1; 8], "ids must survive a failure");
+    fn panicking_record_dropped() {
+        let mut failing = record_with_nested_strings();
+        failing.attributes[0].value = string("panic now");
+        let mut records = vec![record_with_nested_strings(), failing];
+
+        let dropped = retain_redacted_with(&mut records, visit_log_record, &mut TestEdit);
+
+        assert_eq!(dropped, 1);
+        assert_eq!(records.len(), 1, "the record that redacted stays");
+        assert_eq!(common_body(&records[0]), Some("BODY TEXT"));
+    }
+
+    fn common_body(record: &LogRecord) -> Option<&str> {
+        match record.body.as_ref()?.value.as_ref()? {
+            Value::StringValue(text) => Some(text),
+            _ => None,
+        }
     }
 }

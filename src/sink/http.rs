@@ -13,6 +13,7 @@ use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 use reqwest::StatusCode;
@@ -101,6 +102,7 @@ impl HttpSink {
         let body = match payload {
             Payload::Logs(request) => request.encode_to_vec(),
             Payload::Traces(request) => request.encode_to_vec(),
+            Payload::Metrics(request) => request.encode_to_vec(),
         };
         let body = match self.gzip {
             true => gzip(&body).map_err(|err| {
@@ -170,6 +172,9 @@ fn accepted(signal: Signal, body: &[u8]) -> Result<Accepted, String> {
         Signal::Traces => ExportTraceServiceResponse::decode(body)
             .map(|response| response.partial_success.unwrap_or_default())
             .map(|partial| (partial.rejected_spans, partial.error_message)),
+        Signal::Metrics => ExportMetricsServiceResponse::decode(body)
+            .map(|response| response.partial_success.unwrap_or_default())
+            .map(|partial| (partial.rejected_data_points, partial.error_message)),
     }
     .map_err(|err| format!("invalid {} export response: {err}", signal.name()))?;
     Ok(Accepted {

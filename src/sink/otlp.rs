@@ -12,6 +12,7 @@
 //! and does not retry it.
 
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use tonic::Code;
 use tonic::codec::CompressionEncoding;
@@ -33,6 +34,7 @@ pub struct OtlpSink {
     metadata: MetadataMap,
     logs: LogsServiceClient<Channel>,
     traces: TraceServiceClient<Channel>,
+    metrics: MetricsServiceClient<Channel>,
 }
 
 impl OtlpSink {
@@ -70,7 +72,10 @@ impl OtlpSink {
         let mut logs = LogsServiceClient::new(channel.clone())
             .max_decoding_message_size(MAX_RESPONSE_BYTES)
             .max_encoding_message_size(usize::MAX);
-        let mut traces = TraceServiceClient::new(channel)
+        let mut traces = TraceServiceClient::new(channel.clone())
+            .max_decoding_message_size(MAX_RESPONSE_BYTES)
+            .max_encoding_message_size(usize::MAX);
+        let mut metrics = MetricsServiceClient::new(channel)
             .max_decoding_message_size(MAX_RESPONSE_BYTES)
             .max_encoding_message_size(usize::MAX);
         if config.compression == Compression::Gzip {
@@ -80,12 +85,16 @@ impl OtlpSink {
             traces = traces
                 .send_compressed(CompressionEncoding::Gzip)
                 .accept_compressed(CompressionEncoding::Gzip);
+            metrics = metrics
+                .send_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Gzip);
         }
         Ok(OtlpSink {
             endpoint,
             metadata,
             logs,
             traces,
+            metrics,
         })
     }
 
@@ -112,6 +121,18 @@ impl OtlpSink {
                 let partial = response.into_inner().partial_success.unwrap_or_default();
                 Ok(Accepted {
                     rejected_records: u64::try_from(partial.rejected_spans).unwrap_or(0),
+                    message: partial.error_message,
+                })
+            }
+            Payload::Metrics(request) => {
+                let response = self
+                    .metrics
+                    .export(self.request(request.clone()))
+                    .await
+                    .map_err(|status| classify(&self.endpoint, &status))?;
+                let partial = response.into_inner().partial_success.unwrap_or_default();
+                Ok(Accepted {
+                    rejected_records: u64::try_from(partial.rejected_data_points).unwrap_or(0),
                     message: partial.error_message,
                 })
             }

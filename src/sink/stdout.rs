@@ -31,6 +31,7 @@ impl StdoutSink {
         let mut line = match payload {
             Payload::Logs(request) => serde_json::to_vec(request),
             Payload::Traces(request) => serde_json::to_vec(request),
+            Payload::Metrics(request) => serde_json::to_vec(request),
         }
         .map_err(|err| {
             ExportError::Permanent(format!("failed to encode the batch as JSON: {err}"))

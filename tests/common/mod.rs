@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 //!
-//! - [`Downstream`]: an OTLP/gRPC receiver that records every logs and traces
-//!   request, can reject requests with `UNAVAILABLE`, and can be stopped and restarted on
+//! - [`Downstream`]: an OTLP/gRPC receiver that records every logs, traces
+//!   and metrics request, can reject requests with `UNAVAILABLE`, and can be stopped and restarted on
 //!   the same port.
 //! - [`HushProcess`]: the `hush` binary started with `run --config FILE`, its
 //!   output captured to files.
@@ -30,6 +30,12 @@ use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
 };
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
@@ -64,6 +70,7 @@ const DOWNSTREAM_MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 struct DownstreamState {
     logs: Mutex<Vec<ExportLogsServiceRequest>>,
     traces: Mutex<Vec<ExportTraceServiceRequest>>,
+    metrics: Mutex<Vec<ExportMetricsServiceRequest>>,
     /// Reject every request with `UNAVAILABLE` while this is set.
     unavailable: AtomicBool,
     /// Reject every request with `UNAVAILABLE` until this instant.
@@ -120,6 +127,22 @@ impl TraceService for TraceReceiver {
         self.0.check_available()?;
         lock(&self.0.traces).push(request.into_inner());
         Ok(Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+struct MetricsReceiver(Arc<DownstreamState>);
+
+#[tonic::async_trait]
+impl MetricsService for MetricsReceiver {
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        self.0.check_available()?;
+        lock(&self.0.metrics).push(request.into_inner());
+        Ok(Response::new(ExportMetricsServiceResponse {
             partial_success: None,
         }))
     }
@@ -191,6 +214,40 @@ impl Downstream {
     /// order.
     pub fn traces(&self) -> Vec<ExportTraceServiceRequest> {
         lock(&self.state.traces).clone()
+    }
+
+    /// Returns a copy of every metrics request accepted so far, in arrival
+    /// order.
+    pub fn metrics(&self) -> Vec<ExportMetricsServiceRequest> {
+        lock(&self.state.metrics).clone()
+    }
+
+    /// Waits until `accepted(requests)` holds for the requests of one
+    /// signal, and returns them. Panics after `timeout`.
+    pub fn wait_until<T: Clone>(
+        &self,
+        what: &str,
+        requests: impl Fn() -> Vec<T>,
+        accepted: impl Fn(&[T]) -> bool,
+        timeout: Duration,
+    ) -> Vec<T> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let current = requests();
+            if accepted(&current) {
+                return current;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "timed out after {timeout:?} waiting for {what} at the downstream {} \
+                     ({} requests of that signal arrived, {} requests rejected with UNAVAILABLE)",
+                    self.endpoint(),
+                    current.len(),
+                    self.rejected_requests(),
+                );
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
     }
 
     /// Returns every log record accepted so far, in arrival order.
@@ -296,6 +353,7 @@ impl Downstream {
     pub fn clear(&self) {
         lock(&self.state.logs).clear();
         lock(&self.state.traces).clear();
+        lock(&self.state.metrics).clear();
     }
 
     /// Makes the downstream reject every request with `UNAVAILABLE` (when
@@ -415,13 +473,17 @@ async fn serve(
     let logs = LogsServiceServer::new(LogsReceiver(state.clone()))
         .accept_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(DOWNSTREAM_MAX_REQUEST_BYTES);
-    let traces = TraceServiceServer::new(TraceReceiver(state))
+    let traces = TraceServiceServer::new(TraceReceiver(state.clone()))
+        .accept_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(DOWNSTREAM_MAX_REQUEST_BYTES);
+    let metrics = MetricsServiceServer::new(MetricsReceiver(state))
         .accept_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(DOWNSTREAM_MAX_REQUEST_BYTES);
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let server = tonic::transport::Server::builder()
         .add_service(logs)
         .add_service(traces)
+        .add_service(metrics)
         .serve_with_incoming(incoming);
 
     // No graceful shutdown: the server future is dropped when the stop
@@ -596,7 +658,7 @@ pub fn basic_config(
         "data_dir: {state}\n\
          key: {{ env: HUSH_KEY, id: k1 }}\n\
          tail: {{ include: [\"{logs}/*.log\"], poll_interval_ms: 50 }}\n\
-         otlp_receiver: {{ grpc: 127.0.0.1:{grpc_port} }}\n\
+         otlp_receiver: {{ grpc: 127.0.0.1:{grpc_port}, http: null }}\n\
          exporter: {{ otlp: {{ endpoint: \"{downstream_endpoint}\" }} }}\n\
          telemetry: {{ listen: {metrics_listen} }}\n",
         state = root.join("state").display(),
@@ -872,12 +934,23 @@ pub struct PythonClientRun {
     pub duration: Duration,
 }
 
-/// Runs `tests/support/otlp_client.py` against `endpoint`, sending the given
-/// comma-separated `signals` (`logs`, `traces` or `logs,traces`). Panics with
-/// the script's output when it does not exit 0 within 120 s.
+/// Runs `tests/support/otlp_client.py` against `endpoint` over gRPC,
+/// sending the given comma-separated `signals` (`logs`, `traces`,
+/// `metrics`). Panics with the script's output when it does not exit 0
+/// within 120 s.
 pub fn run_python_client(endpoint: &str, signals: &str) -> PythonClientRun {
+    run_python_client_with(endpoint, signals, &[])
+}
+
+/// Runs the client like [`run_python_client`], with more arguments for the
+/// script, such as `--protocol http/json` or `--ca-file PATH`.
+pub fn run_python_client_with(
+    endpoint: &str,
+    signals: &str,
+    arguments: &[&str],
+) -> PythonClientRun {
     assert!(
-        endpoint.starts_with("http://127.0.0.1:"),
+        endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("https://127.0.0.1:"),
         "the Python client sends only to 127.0.0.1, got endpoint {endpoint}"
     );
     let script = repo_root().join("tests/support/otlp_client.py");
@@ -895,6 +968,7 @@ pub fn run_python_client(endpoint: &str, signals: &str) -> PythonClientRun {
         .arg(endpoint)
         .arg("--signals")
         .arg(signals)
+        .args(arguments)
         .stdin(Stdio::null())
         .stdout(File::create(&stdout_path).expect("create client stdout file"))
         .stderr(File::create(&stderr_path).expect("create client stderr file"));
