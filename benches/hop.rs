@@ -226,7 +226,7 @@ fn write_config(dir: &Path, mode: Mode, downstream_port: u16, disabled: &[String
         "data_dir: {state}\n\
          key: {{ env: HUSH_KEY, id: k1 }}\n\
          tail: {{ include: [] }}\n\
-         otlp_receiver: {{ grpc: 127.0.0.1:{receiver_port} }}\n\
+         otlp_receiver: {{ grpc: 127.0.0.1:{receiver_port}, http: null }}\n\
          telemetry: {{ listen: null }}\n\
          detect: {{ disable: {disable} }}\n\
          exporter:\n  otlp: {{ endpoint: \"http://127.0.0.1:{downstream_port}\" }}\n  \

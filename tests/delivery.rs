@@ -71,7 +71,7 @@ fn start_hush(
     let yaml = format!(
         "data_dir: {state}\n\
          key: {{ env: HUSH_KEY, id: k1 }}\n\
-         otlp_receiver: {{ grpc: 127.0.0.1:{port} }}\n\
+         otlp_receiver: {{ grpc: 127.0.0.1:{port}, http: null }}\n\
          telemetry: {{ listen: 127.0.0.1:{metrics_port} }}\n\
          exporter:\n{exporter}",
         state = root.join("state").display(),
@@ -576,7 +576,7 @@ async fn grpc_tls_with_client_certificate() {
 fn missing_tls_file_stops_startup() {
     let root = tempfile::tempdir().unwrap();
     let yaml = format!(
-        "data_dir: {state}\nkey: {{ env: HUSH_KEY }}\notlp_receiver: {{ grpc: null }}\n\
+        "data_dir: {state}\nkey: {{ env: HUSH_KEY }}\notlp_receiver: {{ grpc: null, http: null }}\n\
          tail: {{ include: [] }}\ntelemetry: {{ listen: null }}\nexporter:\n  otlp:\n    \
          endpoint: https://localhost:4317\n    tls:\n      ca_file: {dir}/absent-ca.pem\n",
         state = root.path().join("state").display(),

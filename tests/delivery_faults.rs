@@ -143,7 +143,7 @@ fn config_yaml(root: &Path, port: u16, downstream: &Downstream, queue: &str) -> 
     format!(
         "data_dir: {state}\n\
          key: {{ env: HUSH_KEY, id: k1 }}\n\
-         otlp_receiver: {{ grpc: 127.0.0.1:{port} }}\n\
+         otlp_receiver: {{ grpc: 127.0.0.1:{port}, http: null }}\n\
          telemetry: {{ listen: null }}\n\
          exporter:\n  otlp: {{ endpoint: \"{endpoint}\" }}\n  batch: {{ max_delay_ms: 20 }}\n  \
          retry: {{ initial_backoff_ms: 50, max_backoff_ms: 500 }}\n  queue: {queue}\n",

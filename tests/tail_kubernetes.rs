@@ -87,7 +87,7 @@ fn config_yaml(tree: &LogTree, downstream_endpoint: &str) -> String {
          \x20     multiline:\n\
          \x20       start_pattern: '^\\d{{4}}-\\d{{2}}-\\d{{2}} '\n\
          \x20       timeout_ms: 60000\n\
-         otlp_receiver: {{ grpc: 127.0.0.1:{port} }}\n\
+         otlp_receiver: {{ grpc: 127.0.0.1:{port}, http: null }}\n\
          telemetry: {{ listen: null }}\n\
          exporter: {{ otlp: {{ endpoint: \"{downstream_endpoint}\" }} }}\n",
         state = tree.root.join("state").display(),
