@@ -222,6 +222,9 @@ pub struct Engine {
     /// field; `None` when the pack lacks the kind or it is disabled.
     bearer_kind: Option<KindId>,
     basic_auth_kind: Option<KindId>,
+    /// The one detected kind that a credential after a scheme keeps over
+    /// the scheme's kind.
+    jwt_kind: Option<KindId>,
 }
 
 impl Engine {
@@ -485,6 +488,7 @@ impl Engine {
         let enabled_kind = |name: &str| kind_id(name).filter(|_| !is_disabled(name));
         let bearer_kind = enabled_kind("BEARER_TOKEN");
         let basic_auth_kind = enabled_kind("BASIC_AUTH");
+        let jwt_kind = enabled_kind("JWT");
 
         Ok(Engine {
             kinds,
@@ -496,6 +500,7 @@ impl Engine {
             allow,
             bearer_kind,
             basic_auth_kind,
+            jwt_kind,
         })
     }
 

@@ -4,9 +4,12 @@
 //! through here, so one value gets one token wherever it is written.
 //!
 //! An HTTP authentication scheme in front of the credential (`Bearer `,
-//! `Basic `) stays readable. The credential gets the kind that a detector
-//! finds for it alone (a JWT, a GitHub token, an IPv4 address), else the
-//! kind its scheme names (`BEARER_TOKEN`, `BASIC_AUTH`), else the key's
+//! `Basic `) stays readable. A credential after a scheme gets the kind the
+//! scheme names (`BEARER_TOKEN`, `BASIC_AUTH`) unless it is a JWT, since an
+//! `Authorization: Bearer …` header line in free text is reported that way
+//! too, whatever provider issued the token; one value thus gets one token
+//! in text and in fields. Any other value gets the kind that a detector
+//! finds for it alone (an IPv4 address, a GitHub token), else the key's
 //! kind, turned into PERSON_NAME where the key holds logins (`user.name`)
 //! and the value is shaped like a full name. This module never changes
 //! text.
@@ -46,10 +49,11 @@ impl Engine {
             AuthScheme::Bearer => self.bearer_kind,
             AuthScheme::Basic => self.basic_auth_kind,
         });
-        let kind = self
-            .detected_kind(credential)
-            .or(scheme_kind)
-            .unwrap_or_else(|| self.key_value_kind(key_kind, credential));
+        let detected = self.detected_kind(credential);
+        let kind = match scheme_kind {
+            Some(scheme_kind) if detected.is_none() || detected != self.jwt_kind => scheme_kind,
+            _ => detected.unwrap_or_else(|| self.key_value_kind(key_kind, credential)),
+        };
         WholeValue {
             scheme_len: scheme.map_or(0, |(_, len)| len),
             kind,
@@ -111,6 +115,26 @@ pub(crate) fn split_auth_scheme(value: &str) -> (Option<(AuthScheme, usize)>, &s
 #[cfg(test)]
 mod tests {
     use super::{AuthScheme, split_auth_scheme};
+    use crate::detect::Engine;
+
+    #[test]
+    fn scheme_names_credential_kind_unless_jwt() {
+        let engine = Engine::builtin(&Default::default()).unwrap();
+        let key = engine.sensitive_key_kind("authorization").unwrap();
+        let kind_of = |value: &str| {
+            let whole = engine.classify_whole_value(value, key);
+            (whole.scheme_len, engine.kind_name(whole.kind).to_string())
+        };
+
+        let github = "Bearer gho_juCxAbquHaYLEJ0S7IBPvzs9Y8x6";
+        assert_eq!(kind_of(github), (7, "BEARER_TOKEN".to_string()));
+        let jwt = "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig_abc";
+        assert_eq!(kind_of(jwt), (7, "JWT".to_string()));
+        let basic = "Basic dXNlcjpwYXNzd29yZA==";
+        assert_eq!(kind_of(basic), (6, "BASIC_AUTH".to_string()));
+        let bare = "ghp_16C7e42F292c6912E7710c838347Ae178B4a";
+        assert_eq!(kind_of(bare), (0, "GITHUB_TOKEN".to_string()));
+    }
 
     #[test]
     fn auth_scheme_split() {
