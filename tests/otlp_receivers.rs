@@ -57,6 +57,17 @@ fn start_hop_with_metrics(
     receiver_yaml: &str,
     metrics_port: Option<u16>,
 ) -> Hop {
+    start_hop_with_exporter(downstream, receiver_yaml, metrics_port, "")
+}
+
+/// Starts hush like [`start_hop_with_metrics`], with `exporter_yaml` (flow
+/// style, starting with a comma) added to its `exporter` section.
+fn start_hop_with_exporter(
+    downstream: &Downstream,
+    receiver_yaml: &str,
+    metrics_port: Option<u16>,
+    exporter_yaml: &str,
+) -> Hop {
     let root = tempfile::tempdir().expect("temp dir");
     let grpc_port = free_port();
     let http_port = free_port();
@@ -72,7 +83,7 @@ fn start_hop_with_metrics(
            http: 127.0.0.1:{http_port}\n\
          {receiver_yaml}\
          telemetry: {{ listen: {metrics_listen} }}\n\
-         exporter: {{ otlp: {{ endpoint: \"{endpoint}\" }} }}\n",
+         exporter: {{ otlp: {{ endpoint: \"{endpoint}\" }}{exporter_yaml} }}\n",
         state = root.path().join("state").display(),
         endpoint = downstream.endpoint(),
     );
@@ -881,7 +892,9 @@ fn post_many(
 fn full_queue_answers_retryable_errors() {
     let downstream = Downstream::start();
     downstream.set_unavailable(true);
-    let mut hop = start_hop(&downstream, "");
+    // One record per export request, so the exporter holds one request while
+    // it retries and the others wait in the queue of 16.
+    let mut hop = start_hop_with_exporter(&downstream, "", None, ", batch: { max_records: 1 }");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let requests = 30;
 
