@@ -8,13 +8,16 @@
 //! - [`framer`] cuts the bytes into lines;
 //! - [`batch`] builds the OTLP request;
 //! - [`checkpoint`] saves the acknowledged offsets;
+//! - [`watch`] turns file system events into rescan requests;
 //! - [`tailer`] ties them into the steps of one turn of the loop below.
 //!
 //! Delivery is at least once. One batch is in flight for the whole tailer,
 //! and nothing more is read until the pipeline returns its result, so a slow
 //! downstream slows reading and memory stays bounded by one batch plus one
 //! read buffer per open file. A file's offset advances only when its batch
-//! is acknowledged, so only the batch in flight at a crash is sent again.
+//! is acknowledged, and the new offsets are journaled before the next batch
+//! is read, so a crash (even SIGKILL) sends again at most the one batch
+//! that was in flight or just acknowledged.
 //!
 //! Threads: reading files, listing directories and writing checkpoints are
 //! blocking `std::fs` calls. They run on tokio's blocking thread pool, one
@@ -25,7 +28,9 @@
 //! read.
 //!
 //! New data is found by polling every `poll_interval_ms`, while a file that
-//! has more data than one batch is read again at once.
+//! has more data than one batch is read again at once. New, renamed and
+//! deleted files are announced by file system events, which wake the loop
+//! for a rescan; a periodic rescan catches what events miss.
 //!
 //! This source never logs line content, only paths, offsets and counts.
 
@@ -35,14 +40,17 @@ pub mod discover;
 pub mod file;
 pub mod framer;
 pub mod tailer;
+pub mod watch;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use tokio_util::sync::CancellationToken;
 
 use self::tailer::Tailer;
+use self::watch::RescanSignal;
 use crate::config::TailConfig;
 use crate::pipeline::{DeliveryError, Pipeline};
 use crate::telemetry::Metrics;
@@ -62,8 +70,9 @@ use crate::telemetry::Metrics;
 ///
 /// Cancelling `shutdown` is the way to stop it. A batch already handed to
 /// the pipeline is waited for, and the pipeline returns promptly once it is
-/// shutting down too. Dropping the future instead skips the last checkpoint
-/// write, so up to the last second of lines is sent again after a restart.
+/// shutting down too. Dropping the future instead skips the last
+/// checkpoint save, so the last acknowledged batch is sent again after a
+/// restart.
 pub async fn run(
     config: TailConfig,
     data_dir: PathBuf,
@@ -79,9 +88,12 @@ pub async fn run(
     let metrics = pipeline.metrics().clone();
     let poll_interval = config.poll_interval();
     let max_batch_lines = config.max_batch_lines.max(1);
-    let mut tailer = on_blocking_thread(move || Tailer::new(config, &data_dir, metrics))
-        .await
-        .and_then(|result| result)?;
+    let signal = Arc::new(RescanSignal::default());
+    let tailer_signal = signal.clone();
+    let mut tailer =
+        on_blocking_thread(move || Tailer::new(config, &data_dir, metrics, tailer_signal))
+            .await
+            .and_then(|result| result)?;
     let resource = batch::host_resource();
 
     while !shutdown.is_cancelled() {
@@ -103,6 +115,7 @@ pub async fn run(
         if !full {
             tokio::select! {
                 () = tokio::time::sleep(poll_interval) => {}
+                () = signal.requested() => {}
                 () = shutdown.cancelled() => {}
             }
         }
