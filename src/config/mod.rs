@@ -154,6 +154,10 @@ pub struct TailConfig {
     /// again by identity when it grows; when no file is idle, new files wait.
     #[serde(deserialize_with = "max_open_files")]
     pub max_open_files: usize,
+    /// How long a file that was renamed away or deleted stays open after
+    /// its last new data, in milliseconds, for the lines its writer adds
+    /// before it reopens the new file.
+    pub rotate_wait_ms: u64,
     /// Maximum line length passed on whole, in bytes. A longer line is split into
     /// several records, and each split is counted.
     #[serde(deserialize_with = "max_line_bytes")]
@@ -176,6 +180,7 @@ impl Default for TailConfig {
             watch: true,
             rescan_interval_ms: 10_000,
             max_open_files: 512,
+            rotate_wait_ms: 5000,
             max_line_bytes: 64 * 1024,
             max_batch_lines: 1000,
             partial_line_timeout_ms: 1000,
@@ -194,6 +199,10 @@ impl TailConfig {
 
     pub fn rescan_interval(&self) -> Duration {
         Duration::from_millis(self.rescan_interval_ms)
+    }
+
+    pub fn rotate_wait(&self) -> Duration {
+        Duration::from_millis(self.rotate_wait_ms)
     }
 }
 

@@ -187,6 +187,14 @@ impl Downstream {
         lock(&self.state.logs).clone()
     }
 
+    /// Returns a copy of the logs requests accepted after the first `skip`
+    /// ones, in arrival order, so a caller can follow a long run without
+    /// copying everything each time.
+    pub fn logs_after(&self, skip: usize) -> Vec<ExportLogsServiceRequest> {
+        let logs = lock(&self.state.logs);
+        logs.get(skip..).map(<[_]>::to_vec).unwrap_or_default()
+    }
+
     /// Returns a copy of every traces request accepted so far, in arrival
     /// order.
     pub fn traces(&self) -> Vec<ExportTraceServiceRequest> {

@@ -10,7 +10,7 @@
 //! matching path to its device and inode. A followed file whose identity is
 //! no longer found under any matching path was renamed away or deleted: it
 //! stays open, is read to its end, and is closed once all its lines are
-//! acknowledged. A new identity under the same name is a new file, read
+//! acknowledged and no new line came for `rotate_wait_ms`. A new identity under the same name is a new file, read
 //! from offset 0.
 //!
 //! A checkpointed file that no matching path names, because it was renamed
@@ -184,10 +184,11 @@ impl Tailer {
         requested || elapsed
     }
 
-    /// Checks the followed files for truncation, and rescans at once if a
-    /// parked file changed.
+    /// Checks the followed files for truncation, closes finished ones, and
+    /// rescans at once if a parked file changed.
     fn refresh(&mut self, now: Instant) {
         self.check_followed_content();
+        self.close_finished_files(now);
         if self.parked_file_changed() {
             self.rescan(now);
         }
@@ -202,7 +203,7 @@ impl Tailer {
 
         self.update_path_status(&current);
         self.check_followed_content();
-        self.close_finished_files();
+        self.close_finished_files(now);
         self.release_moved_parked_files(&current);
         self.recover_renamed_files(&current, now);
         self.open_new_files(&current, now);
@@ -312,12 +313,16 @@ impl Tailer {
         }
     }
 
-    fn close_finished_files(&mut self) {
+    /// Closes detached files that were read to their end, with every line
+    /// acknowledged, and got no new data for `rotate_wait_ms`.
+    fn close_finished_files(&mut self, now: Instant) {
+        let rotate_wait = self.config.rotate_wait();
         self.files.retain(|_, tracked| {
             let file = &tracked.file;
             let finished = file.status == PathStatus::Detached
                 && file.at_eof
                 && file.is_drained()
+                && now.saturating_duration_since(file.last_data_at) >= rotate_wait
                 && file.size().is_ok_and(|size| size <= file.read_offset());
             if finished {
                 tracing::debug!(path = %LogPath(&file.path), "closed a file read to its end");

@@ -640,3 +640,26 @@ fn file_event_triggers_rescan_before_interval() {
 
     assert_eq!(bodies, vec!["created"]);
 }
+
+#[test]
+fn renamed_file_kept_open_for_rotate_wait() {
+    let setup = Setup::new();
+    let path = setup.path("app.log");
+    append(&path, b"1\n");
+    let config = TailConfig {
+        rotate_wait_ms: 60_000,
+        ..setup.config(StartAt::Beginning)
+    };
+    let mut tailer = setup.tailer_with(config);
+    assert_eq!(read_and_commit(&mut tailer), vec!["1"]);
+
+    let rotated = setup.path("app.log.1");
+    fs::rename(&path, &rotated).unwrap();
+    assert!(read_and_commit(&mut tailer).is_empty());
+    assert!(read_and_commit(&mut tailer).is_empty());
+    // A logger that writes to the renamed file a while later.
+    append(&rotated, b"late\n");
+
+    assert_eq!(read_and_commit(&mut tailer), vec!["late"]);
+    assert_eq!(tailer.open_file_count(), 1);
+}
