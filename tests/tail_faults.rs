@@ -13,7 +13,8 @@
 //! - copytruncate: copy the file to `f3.log.N` and truncate it;
 //! - truncate the file in place;
 //! - recreate: delete the file and create it anew;
-//! - kill the agent with SIGKILL, and start it again after 0 to 400 ms.
+//! - kill the agent with SIGKILL 0 to 2 s after it started, and start it
+//!   again after 0 to 400 ms.
 //!
 //! What the writer avoids, because no tailing agent can deliver it, so that
 //! the test measures the agent and not the scenario:
@@ -333,27 +334,35 @@ fn tail_survives_kills_and_rotations() {
         counts: Counts::default(),
     };
 
-    // The agent's life: killed after a random uptime, started again after a
-    // random downtime. Both come from the same seeded RNG as the writer.
+    // The agent's life: killed 0 to 2 s after it logged `hush started`
+    // (counting from the start would spend most kills on the startup of a
+    // debug build), and started again after 0 to 400 ms. Both delays come
+    // from the same seeded RNG as the writer.
     let mut agent = Some(HushProcess::start(&config));
-    let mut kill_at = Instant::now() + Duration::from_millis(run.rng.random_range(300..2500));
+    let mut kill_at: Option<Instant> = None;
     let mut restart_at = Instant::now();
     let mut stderr_tail = String::new();
 
     while run.counts.kills < parameters.kills || run.counts.rotations() < parameters.rotations {
         run.absorb(&downstream);
         let now = Instant::now();
-        match agent.as_mut() {
-            Some(process) if now >= kill_at => {
+        match (agent.as_mut(), kill_at) {
+            (Some(process), None) => {
+                if process.stderr().contains("hush started") {
+                    let uptime = Duration::from_millis(run.rng.random_range(0..2000));
+                    kill_at = Some(now + uptime);
+                }
+            }
+            (Some(process), Some(at)) if now >= at => {
                 process.kill();
                 stderr_tail = process.stderr();
                 agent = None;
+                kill_at = None;
                 run.counts.kills += 1;
                 restart_at = now + Duration::from_millis(run.rng.random_range(0..400));
             }
-            None if now >= restart_at => {
+            (None, _) if now >= restart_at => {
                 agent = Some(HushProcess::start(&config));
-                kill_at = now + Duration::from_millis(run.rng.random_range(300..2500));
             }
             _ => {}
         }
