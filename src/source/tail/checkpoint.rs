@@ -21,9 +21,10 @@
 //! journal never applies stale journal lines over a newer snapshot.
 //!
 //! Journal appends are not synced. A process crash (SIGKILL, panic, OOM
-//! kill) loses no appended line, because the kernel already holds it. A
-//! power loss can lose the lines appended since the last snapshot, or
-//! leave a torn last line, which loading ignores. Either way an offset can
+//! kill) loses no completed append, because the data is in the kernel's
+//! page cache already. A crash during an append, or a power loss, can leave
+//! a torn last line, which loading ignores, and a power loss can also lose
+//! the lines appended since the last snapshot. Either way an offset can
 //! only fall back to an earlier acknowledged one, so lines are sent again,
 //! never skipped.
 //!
@@ -183,9 +184,9 @@ impl CheckpointStore {
     /// it is missing. A missing snapshot means no file was read yet.
     ///
     /// Journal lines of the snapshot's generation are applied in order. A
-    /// line that does not parse ends the replay, because it can only be the
-    /// torn last line of a power loss, and it and any lines after it are
-    /// ignored with a warning.
+    /// line that does not parse ends the replay, because it can only be a
+    /// torn last line left by a crash or a power loss. It and any lines after
+    /// it are ignored with a warning, and a new snapshot is written.
     pub fn load(data_dir: &Path) -> anyhow::Result<CheckpointStore> {
         fs::create_dir_all(data_dir).map_err(|err| {
             anyhow::anyhow!(
@@ -251,6 +252,9 @@ impl CheckpointStore {
                 Err(_) => ignored = 1,
             }
         }
+        // The replayed entries are not in the snapshot yet.
+        self.dirty = applied > 0;
+
         if ignored > 0 {
             tracing::warn!(
                 path = %self.journal_path.display(),
@@ -258,9 +262,15 @@ impl CheckpointStore {
                 "ignored the torn end of the checkpoint journal; lines after the last \
                  intact entry are sent again"
             );
+            // Lines appended after the torn one would be ignored by the next
+            // load too, so the journal is replaced before anything is added.
+            self.write().map_err(|err| {
+                anyhow::anyhow!(
+                    "failed to write checkpoint file {}: {err}",
+                    self.path.display()
+                )
+            })?;
         }
-        // The replayed entries are not in the snapshot yet.
-        self.dirty = applied > 0;
         Ok(())
     }
 
@@ -691,9 +701,15 @@ mod tests {
         let journal = temp.path().join(JOURNAL_FILE_NAME);
         let bytes = fs::read(&journal).unwrap();
         fs::write(&journal, &bytes[..bytes.len() - 20]).unwrap();
-        let reloaded = CheckpointStore::load(temp.path()).unwrap();
-
+        let mut reloaded = CheckpointStore::load(temp.path()).unwrap();
         assert_eq!(reloaded.get(id(1)).unwrap().offset, 10);
+
+        // Appends after the torn line are read by the next load.
+        reloaded.set_offset(id(1), 30);
+        reloaded.append_journal().unwrap();
+        drop(reloaded);
+        let again = CheckpointStore::load(temp.path()).unwrap();
+        assert_eq!(again.get(id(1)).unwrap().offset, 30);
     }
 
     #[test]

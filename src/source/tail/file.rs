@@ -276,6 +276,9 @@ impl FollowedFile {
     /// The first bytes are read only when the size or the modification time
     /// changed since the last check, because rewriting a file changes its
     /// modification time.
+    // NOTE: a file truncated and written past the read offset between two checks, with the same
+    // first bytes as before (a fixed header of 1 KiB or more), is not seen as truncated, and
+    // reading goes on in the middle of the new content.
     pub fn check_content(&mut self) -> io::Result<ContentChange> {
         let metadata = self.file.metadata()?;
         let size = metadata.len();

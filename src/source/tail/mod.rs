@@ -15,9 +15,9 @@
 //! and nothing more is read until the pipeline returns its result, so a slow
 //! downstream slows reading and memory stays bounded by one batch plus one
 //! read buffer per open file. A file's offset advances only when its batch
-//! is acknowledged, and the new offsets are journaled before the next batch
-//! is read, so a crash (even SIGKILL) sends again at most the one batch
-//! that was in flight or just acknowledged.
+//! is acknowledged, and the new offsets are journaled as soon as the
+//! acknowledgement arrives, so a crash (even SIGKILL) sends again at most
+//! the one batch that was in flight or just acknowledged.
 //!
 //! Threads: reading files, listing directories and writing checkpoints are
 //! blocking `std::fs` calls. They run on tokio's blocking thread pool, one
@@ -106,10 +106,18 @@ pub async fn run(
 
         let full = batch.is_full(max_batch_lines);
         if !batch.is_empty() {
-            let delivered = deliver(&pipeline, &resource, &mut tailer, batch).await;
-            if !delivered {
+            let offsets = batch.offsets().to_vec();
+            if !deliver(&pipeline, &resource, batch).await {
                 break;
             }
+            // Saved at once rather than at the next step, which may be a
+            // poll interval away, so a crash meanwhile repeats nothing.
+            tailer = on_blocking_thread(move || {
+                tailer.commit(&offsets);
+                tailer.save_checkpoints(Instant::now());
+                tailer
+            })
+            .await?;
         }
 
         if !full {
@@ -130,28 +138,19 @@ pub async fn run(
     Ok(())
 }
 
-/// Sends one batch and commits its offsets unless the agent is shutting
-/// down. Returns false if the loop must stop.
-async fn deliver(
-    pipeline: &Pipeline,
-    resource: &Resource,
-    tailer: &mut Tailer,
-    batch: batch::Batch,
-) -> bool {
-    let offsets = batch.offsets().to_vec();
+/// Sends one batch. Returns true if its offsets may be committed: it was
+/// acknowledged, or rejected for good. Returns false if the agent is
+/// shutting down and the loop must stop.
+async fn deliver(pipeline: &Pipeline, resource: &Resource, batch: batch::Batch) -> bool {
     let lines = batch.len() as u64;
 
     match pipeline.deliver(batch.into_payload(resource)).await {
-        Ok(()) => {
-            tailer.commit(&offsets);
-            true
-        }
+        Ok(()) => true,
         Err(DeliveryError::Rejected(message)) => {
             // Sending the same lines again would be rejected again and stall
             // every file behind them, so they are skipped.
             Metrics::add(&pipeline.metrics().tail_lines_dropped_total, lines);
             tracing::warn!(error = %message, lines, "downstream rejected tailed lines, skipping them");
-            tailer.commit(&offsets);
             true
         }
         Err(DeliveryError::ShuttingDown) => false,

@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -207,8 +207,8 @@ impl DirectoryWatcher {
 
     /// Lists the watched directories, for tests.
     #[cfg(test)]
-    fn watched_dirs(&self) -> Vec<&Path> {
-        let mut dirs: Vec<&Path> = self.watched.keys().map(PathBuf::as_path).collect();
+    fn watched_dirs(&self) -> Vec<&std::path::Path> {
+        let mut dirs: Vec<&std::path::Path> = self.watched.keys().map(PathBuf::as_path).collect();
         dirs.sort();
         dirs
     }

@@ -40,6 +40,7 @@ impl Setup {
             max_batch_lines: 100,
             partial_line_timeout_ms: 50,
             watch: false,
+            rotate_wait_ms: 0,
             ..TailConfig::default()
         }
     }
