@@ -273,8 +273,8 @@ fn tail_slow_downstream_pauses_reading() {
     let read_during = bytes_read_by(pid) - read_before;
     let peak_rss = proc_status_bytes(pid, "VmHWM");
 
-    // Reading waits for the batch in flight, so neither the bytes read nor
-    // the memory follow the backlog.
+    // Reading stops one batch ahead of the batch in flight, so neither the
+    // bytes read nor the memory follow the backlog.
     assert!(
         read_during < backlog_bytes / 10,
         "read {read_during} bytes of a {backlog_bytes} byte backlog while the downstream \

@@ -139,6 +139,11 @@ pub struct FollowedFile {
     pub last_data_at: Instant,
     /// True once a read returned no bytes and nothing arrived since.
     pub at_eof: bool,
+    /// True once the file was found truncated while records taken from it
+    /// were unacknowledged. It is not read until they are, and then starts
+    /// over at 0, so that no offset of the old content is committed for the
+    /// new one.
+    pub truncation_pending: bool,
     file: File,
     framer: LineFramer,
     bytes_read: u64,
@@ -205,6 +210,7 @@ impl FollowedFile {
             status: PathStatus::Current,
             last_data_at: now,
             at_eof: false,
+            truncation_pending: false,
             file,
             framer,
             bytes_read: 0,
@@ -226,7 +232,13 @@ impl FollowedFile {
     /// Returns true if every byte read was framed into a record and
     /// acknowledged, so closing the file loses nothing.
     pub fn is_drained(&self) -> bool {
-        !self.framer.has_partial() && self.committed_offset == self.framer.framed_offset()
+        !self.framer.has_partial() && !self.has_unacknowledged()
+    }
+
+    /// Returns true if records were taken from the file that are not
+    /// acknowledged yet: they are in a batch in flight or read ahead.
+    pub fn has_unacknowledged(&self) -> bool {
+        self.committed_offset != self.framer.framed_offset()
     }
 
     pub fn take_split_count(&mut self) -> u64 {
@@ -307,6 +319,7 @@ impl FollowedFile {
         self.framer.reset(0);
         self.committed_offset = 0;
         self.at_eof = false;
+        self.truncation_pending = false;
         self.last_checked = None;
         self.fingerprint = Fingerprint::read(&self.file, FINGERPRINT_MAX_BYTES)?;
         Ok(())

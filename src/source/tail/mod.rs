@@ -12,12 +12,13 @@
 //! - [`tailer`] ties them into the steps of one turn of the loop below.
 //!
 //! Delivery is at least once. One batch is in flight for the whole tailer,
-//! and nothing more is read until the pipeline returns its result, so a slow
-//! downstream slows reading and memory stays bounded by one batch plus one
-//! read buffer per open file. A file's offset advances only when its batch
-//! is acknowledged, and the new offsets are journaled as soon as the
-//! acknowledgement arrives, so a crash (even SIGKILL) sends again at most
-//! the one batch that was in flight or just acknowledged.
+//! and while it is, one more batch is read ahead and then waits, so a slow
+//! downstream slows reading and memory stays bounded by two batches plus
+//! one read buffer per open file. A file's offset advances only when its
+//! batch is acknowledged, and the new offsets are journaled before the next
+//! batch is sent. A crash (even SIGKILL) therefore sends again at most the
+//! one batch that was in flight or just acknowledged; the batch read ahead
+//! was never sent.
 //!
 //! Threads: reading files, listing directories and writing checkpoints are
 //! blocking `std::fs` calls. They run on tokio's blocking thread pool, one
@@ -47,8 +48,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use opentelemetry_proto::tonic::resource::v1::Resource;
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
+use self::batch::Batch;
+use self::file::FileId;
 use self::tailer::Tailer;
 use self::watch::RescanSignal;
 use crate::config::TailConfig;
@@ -87,7 +91,6 @@ pub async fn run(
 
     let metrics = pipeline.metrics().clone();
     let poll_interval = config.poll_interval();
-    let max_batch_lines = config.max_batch_lines.max(1);
     let signal = Arc::new(RescanSignal::default());
     let tailer_signal = signal.clone();
     let mut tailer =
@@ -96,40 +99,58 @@ pub async fn run(
             .and_then(|result| result)?;
     let resource = batch::host_resource();
 
+    // Offsets of the last acknowledged batch, committed and journaled by
+    // the next blocking call.
+    let mut acknowledged: Vec<(FileId, u64)> = Vec::new();
+    // A batch read ahead while the one before it was being delivered.
+    let mut read_ahead: Option<Batch> = None;
+
     while !shutdown.is_cancelled() {
-        let (returned, batch) = on_blocking_thread(move || {
-            let batch = tailer.step(Instant::now());
-            (tailer, batch)
-        })
-        .await?;
-        tailer = returned;
-
-        let full = batch.is_full(max_batch_lines);
-        if !batch.is_empty() {
-            let offsets = batch.offsets().to_vec();
-            if !deliver(&pipeline, &resource, batch).await {
-                break;
+        let batch = match read_ahead.take() {
+            Some(batch) => batch,
+            None => {
+                let (saved, _) = oneshot::channel();
+                let (returned, batch) = read_batch(tailer, &mut acknowledged, saved).await?;
+                tailer = returned;
+                batch
             }
-            // Saved at once rather than at the next step, which may be a
-            // poll interval away, so a crash meanwhile repeats nothing.
-            tailer = on_blocking_thread(move || {
-                tailer.commit(&offsets);
-                tailer.save_checkpoints(Instant::now());
-                tailer
-            })
-            .await?;
-        }
+        };
 
-        if !full {
+        if batch.is_empty() {
             tokio::select! {
                 () = tokio::time::sleep(poll_interval) => {}
                 () = signal.requested() => {}
                 () = shutdown.cancelled() => {}
             }
+            continue;
         }
+
+        // The next batch is read while this one is redacted and exported,
+        // so the wait for the downstream and the file reading overlap. This
+        // batch is sent only once the one before it is journaled, so a crash
+        // never finds two batches sent and unjournaled.
+        let offsets = batch.offsets().to_vec();
+        let (saved, journaled) = oneshot::channel();
+        let send = async {
+            // An error means the blocking task failed, which the join
+            // below reports.
+            let _ = journaled.await;
+            deliver(&pipeline, &resource, batch).await
+        };
+        let (delivered, next) = tokio::join!(send, read_batch(tailer, &mut acknowledged, saved));
+        let (returned, next) = next?;
+        tailer = returned;
+        if !delivered {
+            // The batch read ahead was never sent, so its offsets are not
+            // committed and its lines are read again after a restart.
+            break;
+        }
+        acknowledged = offsets;
+        read_ahead = Some(next);
     }
 
     let (_, written) = on_blocking_thread(move || {
+        tailer.commit(&acknowledged);
         let written = tailer.write_checkpoints();
         (tailer, written)
     })
@@ -138,10 +159,30 @@ pub async fn run(
     Ok(())
 }
 
+/// Commits and saves the `acknowledged` offsets, signals `saved`, and runs
+/// one tailer step, all on the blocking pool.
+async fn read_batch(
+    mut tailer: Tailer,
+    acknowledged: &mut Vec<(FileId, u64)>,
+    saved: oneshot::Sender<()>,
+) -> anyhow::Result<(Tailer, Batch)> {
+    let offsets = std::mem::take(acknowledged);
+    on_blocking_thread(move || {
+        tailer.commit(&offsets);
+        tailer.save_checkpoints(Instant::now());
+        // The receiver is gone only if the send side was dropped, which
+        // happens when the loop stops.
+        let _ = saved.send(());
+        let batch = tailer.step(Instant::now());
+        (tailer, batch)
+    })
+    .await
+}
+
 /// Sends one batch. Returns true if its offsets may be committed: it was
 /// acknowledged, or rejected for good. Returns false if the agent is
 /// shutting down and the loop must stop.
-async fn deliver(pipeline: &Pipeline, resource: &Resource, batch: batch::Batch) -> bool {
+async fn deliver(pipeline: &Pipeline, resource: &Resource, batch: Batch) -> bool {
     let lines = batch.len() as u64;
 
     match pipeline.deliver(batch.into_payload(resource)).await {

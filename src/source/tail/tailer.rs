@@ -266,14 +266,25 @@ impl Tailer {
     }
 
     /// Restarts truncated files from offset 0, and closes files that fail.
+    /// A truncated file with unacknowledged records restarts only once they
+    /// are acknowledged, because their offsets belong to the old content.
     fn check_followed_content(&mut self) {
         let mut truncated = Vec::new();
         let mut failed = Vec::new();
         for (id, tracked) in &mut self.files {
-            match tracked.file.check_content() {
-                Ok(ContentChange::Unchanged) => {}
-                Ok(ContentChange::Truncated) => truncated.push(*id),
-                Err(err) => failed.push((*id, err)),
+            let file = &mut tracked.file;
+            if !file.truncation_pending {
+                match file.check_content() {
+                    Ok(ContentChange::Unchanged) => continue,
+                    Ok(ContentChange::Truncated) => file.truncation_pending = true,
+                    Err(err) => {
+                        failed.push((*id, err));
+                        continue;
+                    }
+                }
+            }
+            if !file.has_unacknowledged() {
+                truncated.push(*id);
             }
         }
 
@@ -623,6 +634,9 @@ impl Tailer {
             let Some(tracked) = self.files.get_mut(id) else {
                 continue;
             };
+            if tracked.file.truncation_pending {
+                continue;
+            }
             let result = fill_from_file(
                 tracked,
                 *id,

@@ -664,3 +664,34 @@ fn renamed_file_kept_open_for_rotate_wait() {
     assert_eq!(read_and_commit(&mut tailer), vec!["late"]);
     assert_eq!(tailer.open_file_count(), 1);
 }
+
+#[test]
+fn truncation_waits_for_batch_in_flight() {
+    let setup = Setup::new();
+    let path = setup.path("app.log");
+    append(&path, b"aaa\nbbb\n");
+    let mut tailer = setup.tailer(StartAt::Beginning);
+    let now = Instant::now();
+    tailer.rescan(now);
+    let in_flight = tailer.collect(now);
+    assert_eq!(in_flight.bodies(), vec!["aaa", "bbb"]);
+
+    // Truncated and written again while that batch is not acknowledged.
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    append(&path, b"c\n");
+    tailer.rescan(now);
+    assert!(tailer.collect(now).is_empty(), "read before the restart");
+
+    // The late acknowledgement moves nothing into the new content.
+    tailer.commit(in_flight.offsets());
+    assert_eq!(read_and_commit(&mut tailer), vec!["c"]);
+    assert!(tailer.write_checkpoints());
+    let store = CheckpointStore::load(&setup.data_dir).unwrap();
+    let id = FileId::of(&fs::metadata(&path).unwrap());
+    assert_eq!(store.get(id).unwrap().offset, 2);
+}
