@@ -1,7 +1,7 @@
-//! A minimal OTLP/gRPC logs receiver for benchmarks: it accepts every logs
+//! A minimal OTLP/gRPC logs receiver for benchmarks. It accepts every logs
 //! export request on 127.0.0.1, counts the log records, and exits once the
-//! expected number has arrived, so a script can time a `hush run` from its
-//! start to its last delivered record.
+//! expected number has arrived. A script can then time a `hush run` from
+//! its start to its last delivered record.
 //!
 //! Usage: `otlp_sink PORT EXPECTED_RECORDS [TIMEOUT_SECONDS]`
 //!
@@ -19,6 +19,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
+use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status};
 
 struct CountingReceiver {
@@ -85,9 +86,17 @@ async fn main() {
             std::process::exit(1);
         }
     };
+    // Without TCP_NODELAY, Nagle's algorithm holds back the small frames of
+    // each response until the agent's delayed ACK, which adds tens of
+    // milliseconds to every batch and would be measured as the agent's.
+    let connections = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|stream| {
+        let stream = stream?;
+        stream.set_nodelay(true)?;
+        Ok::<_, std::io::Error>(stream)
+    });
     let server = tonic::transport::Server::builder()
         .add_service(LogsServiceServer::new(receiver))
-        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+        .serve_with_incoming(connections);
 
     let finished = tokio::select! {
         result = server => {

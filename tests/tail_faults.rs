@@ -105,7 +105,7 @@ fn config_yaml(root: &Path, downstream_endpoint: &str, max_open_files: usize) ->
     )
 }
 
-/// One log file as its writer sees it.
+/// One log file, with what its writer wrote to it.
 struct LogFile {
     path: PathBuf,
     /// The writer's handle, opened for appending as loggers do.

@@ -151,7 +151,7 @@ pub struct TailConfig {
     pub rescan_interval_ms: u64,
     /// Maximum number of files kept open at once. Over it, the file idle
     /// longest, with every line read and acknowledged, is closed and opened
-    /// again by identity when it grows; when no file is idle, new files wait.
+    /// again by identity when it grows. When no file is idle, new files wait.
     #[serde(deserialize_with = "max_open_files")]
     pub max_open_files: usize,
     /// How long a file that was renamed away or deleted stays open after

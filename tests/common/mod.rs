@@ -426,7 +426,17 @@ async fn serve(
     let traces = TraceServiceServer::new(TraceReceiver(state))
         .accept_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(DOWNSTREAM_MAX_REQUEST_BYTES);
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // TCP_NODELAY as real collectors set it: without it, Nagle's algorithm
+    // holds back the small frames of each response until the client's
+    // delayed ACK, and every export waits tens of milliseconds.
+    let incoming = tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        |stream| {
+            let stream = stream?;
+            stream.set_nodelay(true)?;
+            Ok::<_, std::io::Error>(stream)
+        },
+    );
     let server = tonic::transport::Server::builder()
         .add_service(logs)
         .add_service(traces)

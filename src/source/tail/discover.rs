@@ -150,14 +150,14 @@ impl Discovery {
     }
 }
 
-/// Looks for the files `wanted` by identity among the regular files directly
+/// Looks for the files `ids` by identity among the regular files directly
 /// inside `dirs`, whatever their names, and returns the path of each one
 /// found. Compressed files are skipped, because compressing writes a new
 /// file. Directories that cannot be listed are skipped: a file that is not
 /// found is only a file that cannot be finished.
 pub fn find_by_identity(
     dirs: &BTreeSet<PathBuf>,
-    wanted: &HashSet<FileId>,
+    ids: &HashSet<FileId>,
 ) -> HashMap<FileId, PathBuf> {
     let mut found = HashMap::new();
     for dir in dirs {
@@ -173,11 +173,11 @@ pub fn find_by_identity(
                 continue;
             };
             let id = FileId::of(&metadata);
-            if metadata.is_file() && wanted.contains(&id) {
+            if metadata.is_file() && ids.contains(&id) {
                 found.entry(id).or_insert(path);
             }
         }
-        if found.len() == wanted.len() {
+        if found.len() == ids.len() {
             break;
         }
     }
@@ -367,17 +367,17 @@ mod tests {
         touch(&base.join("app.log.1"));
         touch(&base.join("other.txt"));
         touch(&base.join("app.log.2.gz"));
-        let wanted_id = FileId::of(&fs::metadata(base.join("app.log.1")).unwrap());
+        let rotated_id = FileId::of(&fs::metadata(base.join("app.log.1")).unwrap());
         let compressed_id = FileId::of(&fs::metadata(base.join("app.log.2.gz")).unwrap());
         let missing_id = FileId {
-            dev: wanted_id.dev,
+            dev: rotated_id.dev,
             inode: u64::MAX,
         };
         let dirs = BTreeSet::from([base.to_path_buf(), base.join("missing")]);
-        let wanted = HashSet::from([wanted_id, compressed_id, missing_id]);
+        let ids = HashSet::from([rotated_id, compressed_id, missing_id]);
 
-        let found = find_by_identity(&dirs, &wanted);
+        let found = find_by_identity(&dirs, &ids);
 
-        assert_eq!(found, HashMap::from([(wanted_id, base.join("app.log.1"))]));
+        assert_eq!(found, HashMap::from([(rotated_id, base.join("app.log.1"))]));
     }
 }

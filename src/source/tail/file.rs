@@ -14,7 +14,7 @@
 //!
 //! The fingerprint also records the file's birth time (`statx` `btime`)
 //! where the file system reports one, as ext4, XFS, Btrfs and tmpfs do. A
-//! new file at a reused inode has a new birth time, so it is told apart
+//! new file at a reused inode has a new birth time, which distinguishes it
 //! from the old file even when both start with the same bytes, such as a
 //! fixed header or a file shorter than the fingerprint.
 //!
@@ -98,9 +98,9 @@ impl Fingerprint {
     /// Returns true if `file` starts with the bytes this fingerprint covers
     /// and, when both birth times are known, was born at the same time. A
     /// file now shorter than the fingerprint does not match.
-    // NOTE: without a birth time (a file system that does not report one, or a checkpoint written
-    // before birth times were recorded), a new file at a reused inode that starts with the same
-    // bytes as the old one is taken for the old file.
+    // NOTE: without a birth time, a new file at a reused inode that starts with the same bytes as
+    // the old one is taken for the old file. Birth times are missing on some file systems and in
+    // checkpoints written before they were recorded.
     pub fn matches(&self, file: &File) -> io::Result<bool> {
         let current = Fingerprint::read(file, self.len as usize)?;
         let same_birth = match (self.created_unix_nanos, current.created_unix_nanos) {
@@ -288,9 +288,9 @@ impl FollowedFile {
     /// The first bytes are read only when the size or the modification time
     /// changed since the last check, because rewriting a file changes its
     /// modification time.
-    // NOTE: a file truncated and written past the read offset between two checks, with the same
-    // first bytes as before (a fixed header of 1 KiB or more), is not seen as truncated, and
-    // reading goes on in the middle of the new content.
+    // NOTE: a truncation goes unnoticed if the file is written past the read offset before the
+    // next check and starts with the same first 1 KiB as before (a long fixed header). Reading
+    // then goes on in the middle of the new content.
     pub fn check_content(&mut self) -> io::Result<ContentChange> {
         let metadata = self.file.metadata()?;
         let size = metadata.len();

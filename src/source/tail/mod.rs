@@ -17,8 +17,8 @@
 //! one read buffer per open file. A file's offset advances only when its
 //! batch is acknowledged, and the new offsets are journaled before the next
 //! batch is sent. A crash (even SIGKILL) therefore sends again at most the
-//! one batch that was in flight or just acknowledged; the batch read ahead
-//! was never sent.
+//! one batch that was in flight or just acknowledged. The batch read ahead
+//! was never sent, so it is not sent twice either.
 //!
 //! Threads: reading files, listing directories and writing checkpoints are
 //! blocking `std::fs` calls. They run on tokio's blocking thread pool, one

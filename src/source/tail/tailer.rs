@@ -13,10 +13,10 @@
 //! acknowledged and no new line came for `rotate_wait_ms`. A new identity under the same name is a new file, read
 //! from offset 0.
 //!
-//! A checkpointed file that no matching path names, because it was renamed
-//! out of the include globs while the agent was stopped or while it was
-//! closed, is looked for by identity in the directory it was last seen in,
-//! and read to its end from its checkpoint.
+//! A checkpointed file can lose its matching path while the agent is
+//! stopped or the file is closed, by a rename out of the include globs.
+//! Such a file is looked for by identity in the directory it was last seen
+//! in, and read from its checkpoint to its end.
 //!
 //! At most `max_open_files` files are open. When more match, the file idle
 //! longest, read to its end with every line acknowledged, is closed
@@ -64,13 +64,14 @@ struct ScannedFile {
     modified: Option<SystemTime>,
 }
 
-/// How a file is being opened.
+/// The reason a file is opened, which decides where it starts.
 #[derive(Debug, Clone, Copy)]
 enum OpenReason {
     /// Found by a rescan under a matching path, as identity `listed`.
     Matched { listed: FileId },
-    /// Found by identity after it was renamed out of the globs; opened only
-    /// if it is still the checkpointed file `expected`, and read to its end.
+    /// Found by identity after it was renamed out of the globs. It is opened
+    /// only if it is still the checkpointed file `expected`, and is read to
+    /// its end.
     Renamed { expected: FileId },
 }
 
@@ -378,22 +379,22 @@ impl Tailer {
     /// again.
     fn recover_renamed_files(&mut self, current: &HashMap<FileId, ScannedFile>, now: Instant) {
         // Files named by a matching path or already open are resolved.
-        let wanted: HashSet<FileId> = self
+        let missing: HashSet<FileId> = self
             .unresolved
             .iter()
             .filter(|id| !current.contains_key(id) && !self.files.contains_key(id))
             .copied()
             .collect();
         self.unresolved.clear();
-        if wanted.is_empty() {
+        if missing.is_empty() {
             return;
         }
 
-        let dirs: BTreeSet<PathBuf> = wanted
+        let dirs: BTreeSet<PathBuf> = missing
             .iter()
             .filter_map(|id| self.store.get(*id)?.path.parent().map(Path::to_path_buf))
             .collect();
-        let found = find_by_identity(&dirs, &wanted);
+        let found = find_by_identity(&dirs, &missing);
 
         let mut found: Vec<(FileId, PathBuf)> = found.into_iter().collect();
         found.sort_by(|a, b| a.1.cmp(&b.1));
@@ -733,7 +734,8 @@ impl Tailer {
             Ok(()) => self.checkpoint_error_logged = false,
             Err(err) => {
                 Metrics::inc(&self.metrics.checkpoint_write_errors_total);
-                // A full or read-only disk fails every write; one line says it.
+                // A full or read-only disk fails every write, so one line is
+                // logged until a write succeeds again.
                 if !self.checkpoint_error_logged {
                     self.checkpoint_error_logged = true;
                     tracing::error!(

@@ -7,7 +7,7 @@
 //! watched recursively. Only events that change which files exist (create,
 //! remove, rename), and notices that events were lost, request a rescan.
 //! Writes to files raise no request, so a busy writer does not wake the
-//! tailer for every line; new data is found by the poll timer.
+//! tailer for every line. New data is found by the poll timer.
 //!
 //! Events are a shortcut, never the only way. The tailer still lists the
 //! directories every `rescan_interval_ms`, and every `poll_interval_ms`
@@ -69,7 +69,7 @@ pub struct DirectoryWatcher {
     watcher: Option<RecommendedWatcher>,
     signal: Arc<RescanSignal>,
     /// Directories to watch, with whether the pattern reaches below them.
-    wanted: Vec<(PathBuf, bool)>,
+    targets: Vec<(PathBuf, bool)>,
     watched: HashMap<PathBuf, WatchedDir>,
     /// Directories whose last watch attempt failed, so a lasting failure is
     /// logged once.
@@ -85,12 +85,12 @@ impl DirectoryWatcher {
         let watcher = if enabled {
             let handler_signal = signal.clone();
             let handler = move |event: notify::Result<Event>| {
-                let wanted = match &event {
+                let rescan = match &event {
                     Ok(event) => changes_listing(event),
                     // An error can mean lost events: look again.
                     Err(_) => true,
                 };
-                if wanted {
+                if rescan {
                     handler_signal.request();
                 }
             };
@@ -120,11 +120,11 @@ impl DirectoryWatcher {
             };
             *merged.entry(dir).or_default() |= recursive;
         }
-        let wanted = merged.into_iter().collect();
+        let targets = merged.into_iter().collect();
         DirectoryWatcher {
             watcher,
             signal,
-            wanted,
+            targets,
             watched: HashMap::new(),
             failed_logged: HashMap::new(),
         }
@@ -134,13 +134,13 @@ impl DirectoryWatcher {
         &self.signal
     }
 
-    /// Reports whether every wanted directory is watched now, so events
+    /// Reports whether every target directory is watched now, so events
     /// can be trusted to announce changes between periodic rescans.
     pub fn is_complete(&self) -> bool {
-        self.watcher.is_some() && self.watched.len() == self.wanted.len()
+        self.watcher.is_some() && self.watched.len() == self.targets.len()
     }
 
-    /// Watches wanted directories that appeared, and watches again those
+    /// Watches target directories that appeared, and watches again those
     /// that were replaced (removed and created anew) since they were
     /// watched. Called before each rescan.
     pub fn refresh(&mut self) {
@@ -148,7 +148,7 @@ impl DirectoryWatcher {
             return;
         };
 
-        for (dir, recursive) in &self.wanted {
+        for (dir, recursive) in &self.targets {
             let opened = fs::File::open(dir).ok().and_then(|handle| {
                 let metadata = handle.metadata().ok()?;
                 metadata.is_dir().then(|| (FileId::of(&metadata), handle))
@@ -160,8 +160,8 @@ impl DirectoryWatcher {
             }
 
             if previous.is_some() {
-                // The old watch is gone with the old directory already; the
-                // error of removing it again says nothing new.
+                // The old watch went away with the old directory, so an error
+                // from removing it again is expected and ignored.
                 let _ = watcher.unwatch(dir);
                 self.watched.remove(dir);
             }

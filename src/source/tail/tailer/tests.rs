@@ -385,8 +385,9 @@ fn renamed_out_of_globs_while_stopped_finished() {
     append(&path, b"new\n");
     let mut restarted = setup.tailer(StartAt::End);
 
-    // The rotated file resumes at its checkpoint whatever start_at says,
-    // while the new file, seen for the first time, starts at its end.
+    // The rotated file resumes at its checkpoint whatever the start_at
+    // setting is, while the new file, seen for the first time, starts at
+    // its end.
     let mut bodies = read_and_commit(&mut restarted);
     bodies.sort();
     assert_eq!(bodies, vec!["3", "4"]);
@@ -502,7 +503,7 @@ fn files_with_same_header_both_read() {
 }
 
 #[test]
-fn reused_inode_with_same_bytes_told_apart_by_birth_time() {
+fn reused_inode_same_bytes_new_birth() {
     let setup = Setup::new();
     let path = setup.path("app.log");
     append(&path, b"same start\nnew file\n");
@@ -626,7 +627,7 @@ fn file_event_triggers_rescan_before_interval() {
     let mut tailer = setup.tailer_with(config);
     let start = Instant::now();
     assert!(tailer.step(start).is_empty());
-    // The first scan started the watch, which asks for one more scan.
+    // The first scan started the watch, which requests one more scan.
     assert!(tailer.step(start).is_empty());
 
     append(&setup.path("new.log"), b"created\n");
