@@ -50,7 +50,7 @@ fn journal_append(c: &mut Criterion) {
                     store.append_journal().expect("append to the journal");
                     // Keep the journal from growing through the whole run, as
                     // the snapshot does about once a second in the agent.
-                    if offset % 1_000_000 == 0 {
+                    if offset.is_multiple_of(1_000_000) {
                         store.write().expect("write a snapshot");
                     }
                 });

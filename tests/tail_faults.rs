@@ -347,11 +347,9 @@ fn tail_survives_kills_and_rotations() {
         run.absorb(&downstream);
         let now = Instant::now();
         match (agent.as_mut(), kill_at) {
-            (Some(process), None) => {
-                if process.stderr().contains("hush started") {
-                    let uptime = Duration::from_millis(run.rng.random_range(0..2000));
-                    kill_at = Some(now + uptime);
-                }
+            (Some(process), None) if process.stderr().contains("hush started") => {
+                let uptime = Duration::from_millis(run.rng.random_range(0..2000));
+                kill_at = Some(now + uptime);
             }
             (Some(process), Some(at)) if now >= at => {
                 process.kill();
