@@ -73,6 +73,21 @@ fn append(path: &Path, bytes: &[u8]) {
     file.write_all(bytes).unwrap();
 }
 
+/// Cuts the file at `path` to length 0 in place, as copytruncate does.
+fn truncate(path: &Path) {
+    OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+}
+
+/// Runs [`read_and_commit`] `rounds` times and returns all bodies in order.
+fn read_rounds(tailer: &mut Tailer, rounds: usize) -> Vec<String> {
+    (0..rounds).flat_map(|_| read_and_commit(tailer)).collect()
+}
+
 /// Rescans, reads one batch, and acknowledges it.
 fn read_and_commit(tailer: &mut Tailer) -> Vec<String> {
     let now = Instant::now();
@@ -166,12 +181,7 @@ fn truncated_file_read_from_start() {
     let mut tailer = setup.tailer(StartAt::Beginning);
     assert_eq!(read_and_commit(&mut tailer), vec!["aaa", "bbb"]);
 
-    OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    truncate(&path);
     append(&path, b"c\n");
 
     assert_eq!(read_and_commit(&mut tailer), vec!["c"]);
@@ -560,10 +570,7 @@ fn idle_files_parked_over_open_limit() {
 
     // A parked file that grows is opened again at its checkpoint.
     append(&setup.path("a.log"), b"a.log 2\n");
-    let mut later = Vec::new();
-    for _ in 0..3 {
-        later.extend(read_and_commit(&mut tailer));
-    }
+    let later = read_rounds(&mut tailer, 3);
     assert_eq!(later, vec!["a.log 2"]);
     assert!(tailer.open_file_count() <= 2);
     assert!(setup.counter("tail_files_parked_total") >= 2);
@@ -583,10 +590,7 @@ fn busy_files_not_parked() {
     assert_eq!(tailer.open_file_count(), 1);
     assert_eq!(tailer.parked_file_count(), 0);
 
-    let mut bodies = Vec::new();
-    for _ in 0..3 {
-        bodies.extend(read_and_commit(&mut tailer));
-    }
+    let bodies = read_rounds(&mut tailer, 3);
     assert_eq!(bodies, vec!["a 1", "b 1"]);
 }
 
@@ -596,20 +600,14 @@ fn parked_file_renamed_out_of_globs_finished() {
     append(&setup.path("a.log"), b"a 1\n");
     append(&setup.path("b.log"), b"b 1\n");
     let mut tailer = setup.tailer_with(limited_config(&setup, 1));
-    let mut bodies = Vec::new();
-    for _ in 0..3 {
-        bodies.extend(read_and_commit(&mut tailer));
-    }
+    let bodies = read_rounds(&mut tailer, 3);
     assert_eq!(bodies, vec!["a 1", "b 1"]);
     assert_eq!(tailer.parked_file_count(), 1);
 
     // Lines written to the parked a.log just before it was rotated away.
     append(&setup.path("a.log"), b"a 2\n");
     fs::rename(setup.path("a.log"), setup.path("a.log.1")).unwrap();
-    let mut later = Vec::new();
-    for _ in 0..3 {
-        later.extend(read_and_commit(&mut tailer));
-    }
+    let later = read_rounds(&mut tailer, 3);
 
     assert_eq!(later, vec!["a 2"]);
     assert!(tailer.open_file_count() <= 1);
@@ -678,12 +676,7 @@ fn truncation_waits_for_batch_in_flight() {
     assert_eq!(in_flight.bodies(), vec!["aaa", "bbb"]);
 
     // Truncated and written again while that batch is not acknowledged.
-    OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    truncate(&path);
     append(&path, b"c\n");
     tailer.rescan(now);
     assert!(tailer.collect(now).is_empty(), "read before the restart");
