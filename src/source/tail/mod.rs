@@ -117,6 +117,17 @@ pub async fn run(
         };
 
         if batch.is_empty() {
+            // Saved now rather than after the wait, so a crash during the
+            // wait repeats nothing.
+            if !acknowledged.is_empty() {
+                let offsets = std::mem::take(&mut acknowledged);
+                tailer = on_blocking_thread(move || {
+                    tailer.commit(&offsets);
+                    tailer.save_checkpoints(Instant::now());
+                    tailer
+                })
+                .await?;
+            }
             tokio::select! {
                 () = tokio::time::sleep(poll_interval) => {}
                 () = signal.requested() => {}
