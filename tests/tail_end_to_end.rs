@@ -217,3 +217,126 @@ fn tail_invalid_utf8_and_long_lines() {
     let words: usize = bodies.iter().map(|body| body.matches("word").count()).sum();
     assert_eq!(words, 1000, "a split lost or repeated text");
 }
+
+/// Reads a `kB` field such as `VmRSS` from `/proc/PID/status`, in bytes.
+fn proc_status_bytes(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    let line = status
+        .lines()
+        .find(|line| line.starts_with(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"));
+    let kilobytes: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+    kilobytes * 1024
+}
+
+/// Reads `rchar` from `/proc/PID/io`: bytes the process read with read
+/// calls, files and sockets alike.
+fn bytes_read_by(pid: u32) -> u64 {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).expect("read io");
+    io.lines()
+        .find_map(|line| line.strip_prefix("rchar: "))
+        .and_then(|number| number.trim().parse().ok())
+        .expect("rchar in /proc/PID/io")
+}
+
+#[test]
+fn tail_slow_downstream_pauses_reading() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let logs = root.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("create logs dir");
+    let downstream = Downstream::start();
+    downstream.set_unavailable(true);
+    let config = write_config(
+        root.path(),
+        &config_yaml(root.path(), &downstream.endpoint()),
+    );
+    let mut agent = HushProcess::start(&config);
+    agent.wait_ready(WAIT);
+    let pid = agent.pid();
+
+    // A backlog much larger than a batch, written while every export fails.
+    let backlog_lines = 200_000;
+    append_lines(&logs.join("app.log"), 0..backlog_lines);
+    let backlog_bytes = std::fs::metadata(logs.join("app.log")).unwrap().len();
+    let deadline = std::time::Instant::now() + WAIT;
+    while downstream.rejected_requests() < 3 {
+        assert!(std::time::Instant::now() < deadline, "no export was tried");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let read_before = bytes_read_by(pid);
+    let rss_before = proc_status_bytes(pid, "VmRSS");
+    std::thread::sleep(Duration::from_secs(2));
+    let read_during = bytes_read_by(pid) - read_before;
+    let peak_rss = proc_status_bytes(pid, "VmHWM");
+
+    // Reading stops one batch ahead of the batch in flight, so neither the
+    // bytes read nor the memory follow the backlog.
+    assert!(
+        read_during < backlog_bytes / 10,
+        "read {read_during} bytes of a {backlog_bytes} byte backlog while the downstream \
+         was unavailable"
+    );
+    assert!(
+        peak_rss < rss_before + backlog_bytes / 4,
+        "peak RSS {peak_rss} grew past {rss_before} by more than a quarter of the \
+         {backlog_bytes} byte backlog"
+    );
+
+    // Once the downstream is back, lines arrive from the first, in order.
+    downstream.set_unavailable(false);
+    let records = downstream.wait_for_log_records(5_000, WAIT);
+    agent.stop();
+    let numbers: Vec<usize> = records
+        .iter()
+        .take(5_000)
+        .map(|record| sequence_number(string_body(record).expect("string body")))
+        .collect();
+    assert_eq!(numbers, (0..5_000).collect::<Vec<_>>());
+}
+
+#[test]
+fn tail_file_rotated_while_killed_finished() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let logs = root.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("create logs dir");
+    let downstream = Downstream::start();
+    let config = write_config(
+        root.path(),
+        &config_yaml(root.path(), &downstream.endpoint()),
+    );
+    let live = logs.join("app.log");
+    append_lines(&live, 0..100);
+    let mut agent = HushProcess::start(&config);
+    agent.wait_ready(WAIT);
+    downstream.wait_for_log_records(100, WAIT);
+    // Time for the agent to get the acknowledgement and journal it; the
+    // kill then repeats nothing.
+    std::thread::sleep(Duration::from_millis(500));
+    agent.kill();
+
+    // While the agent is down, the file gets more lines and is rotated to
+    // a name the glob does not match.
+    append_lines(&live, 100..150);
+    std::fs::rename(&live, logs.join("app.log.1")).expect("rename the log");
+    append_lines(&live, 150..200);
+    let mut agent = HushProcess::start(&config);
+    agent.wait_ready(WAIT);
+    downstream.wait_for_log_records(200, WAIT);
+    std::thread::sleep(Duration::from_millis(500));
+    let stderr = agent.stderr();
+    agent.stop();
+
+    let mut seen: BTreeMap<usize, usize> = BTreeMap::new();
+    for record in downstream.log_records() {
+        let body = string_body(&record).expect("string body");
+        *seen.entry(sequence_number(body)).or_default() += 1;
+    }
+    let missing: Vec<usize> = (0..200).filter(|n| !seen.contains_key(n)).collect();
+    assert!(missing.is_empty(), "lost lines: {missing:?}\n{stderr}");
+    let repeated: Vec<(&usize, &usize)> = seen.iter().filter(|(_, count)| **count > 1).collect();
+    assert!(repeated.is_empty(), "repeated lines: {repeated:?}");
+}

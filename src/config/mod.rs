@@ -157,10 +157,29 @@ pub struct TailConfig {
     /// The start position of files seen for the first time. Files with a
     /// checkpoint always resume from it.
     pub start_at: StartAt,
-    /// How often files are checked for new data and new files, in
-    /// milliseconds.
+    /// How often followed files are checked for new data and truncation, in
+    /// milliseconds. Without working file system events, the directories
+    /// are listed again this often too.
     #[serde(deserialize_with = "poll_interval_ms")]
     pub poll_interval_ms: u64,
+    /// Whether file system events (inotify on Linux) announce new, renamed
+    /// and deleted files. Turn it off where events do not arrive, such as on
+    /// network file systems; the directories are then listed every
+    /// `poll_interval_ms`.
+    pub watch: bool,
+    /// How often the directories are listed again while file system events
+    /// work, in milliseconds, as a fallback for missed events.
+    #[serde(deserialize_with = "rescan_interval_ms")]
+    pub rescan_interval_ms: u64,
+    /// Maximum number of files kept open at once. Over it, the file idle
+    /// longest, with every line read and acknowledged, is closed and opened
+    /// again by identity when it grows. When no file is idle, new files wait.
+    #[serde(deserialize_with = "max_open_files")]
+    pub max_open_files: usize,
+    /// How long a file that was renamed away or deleted stays open after
+    /// its last new data, in milliseconds, for the lines its writer adds
+    /// before it reopens the new file.
+    pub rotate_wait_ms: u64,
     /// Maximum line length passed on whole, in bytes. A longer line is split into
     /// several records, and each split is counted.
     #[serde(deserialize_with = "max_line_bytes")]
@@ -185,6 +204,10 @@ impl Default for TailConfig {
             sources: Vec::new(),
             start_at: StartAt::Beginning,
             poll_interval_ms: 250,
+            watch: true,
+            rescan_interval_ms: 10_000,
+            max_open_files: 512,
+            rotate_wait_ms: 5000,
             max_line_bytes: 64 * 1024,
             max_batch_lines: 1000,
             partial_line_timeout_ms: 1000,
@@ -199,6 +222,14 @@ impl TailConfig {
 
     pub fn partial_line_timeout(&self) -> Duration {
         Duration::from_millis(self.partial_line_timeout_ms)
+    }
+
+    pub fn rescan_interval(&self) -> Duration {
+        Duration::from_millis(self.rescan_interval_ms)
+    }
+
+    pub fn rotate_wait(&self) -> Duration {
+        Duration::from_millis(self.rotate_wait_ms)
     }
 
     /// Counts the include patterns of the top level and of every source;
@@ -349,6 +380,14 @@ fn poll_interval_ms<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result
 // two is found by no detector.
 fn max_line_bytes<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
     at_least(deserializer, "max_line_bytes", 1024, "bytes")
+}
+
+fn rescan_interval_ms<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    at_least(deserializer, "rescan_interval_ms", 10, "milliseconds")
+}
+
+fn max_open_files<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    at_least(deserializer, "max_open_files", 1, "file")
 }
 
 fn max_batch_lines<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
@@ -768,7 +807,13 @@ mod tests {
 
     #[test]
     fn tail_limits_rejected_when_zero() {
-        for field in ["poll_interval_ms", "max_batch_lines", "max_line_bytes"] {
+        for field in [
+            "poll_interval_ms",
+            "max_batch_lines",
+            "max_line_bytes",
+            "rescan_interval_ms",
+            "max_open_files",
+        ] {
             let message = invalid_message(&format!("tail:\n  {field}: 0\n"));
             assert!(
                 message.contains(field) || message.contains("at least"),

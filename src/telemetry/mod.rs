@@ -126,6 +126,7 @@ counters! {
     tail_files_opened_total => "Files opened for tailing.",
     tail_files_rotated_total => "Tailed files that were renamed away, replaced or truncated.",
     tail_read_errors_total => "Errors reading a tailed file or its directory.",
+    tail_files_parked_total => "Idle tailed files closed to stay under tail.max_open_files; each is opened again when it changes.",
     tail_lines_dropped_total => "Tailed records in batches the downstream rejected; they are skipped, not sent again.",
     otlp_requests_total => "OTLP export requests received.",
     otlp_requests_rejected_total => "OTLP export requests answered with an error.",

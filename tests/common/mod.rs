@@ -210,6 +210,14 @@ impl Downstream {
         lock(&self.state.logs).clone()
     }
 
+    /// Returns a copy of the logs requests accepted after the first `skip`
+    /// ones, in arrival order, so a caller can follow a long run without
+    /// copying everything each time.
+    pub fn logs_after(&self, skip: usize) -> Vec<ExportLogsServiceRequest> {
+        let logs = lock(&self.state.logs);
+        logs.get(skip..).map(<[_]>::to_vec).unwrap_or_default()
+    }
+
     /// Returns a copy of every traces request accepted so far, in arrival
     /// order.
     pub fn traces(&self) -> Vec<ExportTraceServiceRequest> {
@@ -479,7 +487,17 @@ async fn serve(
     let metrics = MetricsServiceServer::new(MetricsReceiver(state))
         .accept_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(DOWNSTREAM_MAX_REQUEST_BYTES);
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // TCP_NODELAY as real collectors set it: without it, Nagle's algorithm
+    // holds back the small frames of each response until the client's
+    // delayed ACK, and every export waits tens of milliseconds.
+    let incoming = tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        |stream| {
+            let stream = stream?;
+            stream.set_nodelay(true)?;
+            Ok::<_, std::io::Error>(stream)
+        },
+    );
     let server = tonic::transport::Server::builder()
         .add_service(logs)
         .add_service(traces)

@@ -10,17 +10,21 @@
 //! Compressed files (`.gz`, `.zip`, `.bz2`, `.xz`, `.zst`), usually rotated
 //! logs, are skipped: their lines were read before they were compressed.
 //!
+//! [`find_by_identity`] looks up known files by device and inode in given
+//! directories, to find a file that was renamed out of the include globs.
+//!
 //! Discovery never opens files. It stats each candidate, following
 //! symbolic links, but it does not descend into a symbolic link to a
 //! directory under `**`, so a link cycle cannot make a walk endless.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
+use super::file::FileId;
 use crate::config::GlobPattern;
 
 /// File extensions of compressed files, which are never tailed.
@@ -66,6 +70,15 @@ impl Discovery {
             exclude: build_set(exclude)?,
             roots,
         })
+    }
+
+    /// Lists the directories the include patterns start from, each with
+    /// whether the pattern reaches into its subdirectories.
+    pub fn watch_dirs(&self) -> Vec<(PathBuf, bool)> {
+        self.roots
+            .iter()
+            .map(|root| (root.dir.clone(), root.max_depth != Some(0)))
+            .collect()
     }
 
     /// Returns true if `path` is one to tail.
@@ -135,6 +148,40 @@ impl Discovery {
             }
         }
     }
+}
+
+/// Looks for the files `ids` by identity among the regular files directly
+/// inside `dirs`, whatever their names, and returns the path of each one
+/// found. Compressed files are skipped, because compressing writes a new
+/// file. Directories that cannot be listed are skipped: a file that is not
+/// found is only a file that cannot be finished.
+pub fn find_by_identity(
+    dirs: &BTreeSet<PathBuf>,
+    ids: &HashSet<FileId>,
+) -> HashMap<FileId, PathBuf> {
+    let mut found = HashMap::new();
+    for dir in dirs {
+        let Ok(entries) = fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if is_compressed(&path) {
+                continue;
+            }
+            let Ok(metadata) = fs::metadata(&path) else {
+                continue;
+            };
+            let id = FileId::of(&metadata);
+            if metadata.is_file() && ids.contains(&id) {
+                found.entry(id).or_insert(path);
+            }
+        }
+        if found.len() == ids.len() {
+            break;
+        }
+    }
+    found
 }
 
 fn build_set(patterns: &[GlobPattern]) -> anyhow::Result<GlobSet> {
@@ -311,5 +358,26 @@ mod tests {
         let found = discovery.scan(&mut Vec::new());
 
         assert_eq!(found, BTreeSet::from([base.join("links/app.log")]));
+    }
+
+    #[test]
+    fn find_by_identity_ignores_names() {
+        let temp = tempfile::tempdir().unwrap();
+        let base = temp.path();
+        touch(&base.join("app.log.1"));
+        touch(&base.join("other.txt"));
+        touch(&base.join("app.log.2.gz"));
+        let rotated_id = FileId::of(&fs::metadata(base.join("app.log.1")).unwrap());
+        let compressed_id = FileId::of(&fs::metadata(base.join("app.log.2.gz")).unwrap());
+        let missing_id = FileId {
+            dev: rotated_id.dev,
+            inode: u64::MAX,
+        };
+        let dirs = BTreeSet::from([base.to_path_buf(), base.join("missing")]);
+        let ids = HashSet::from([rotated_id, compressed_id, missing_id]);
+
+        let found = find_by_identity(&dirs, &ids);
+
+        assert_eq!(found, HashMap::from([(rotated_id, base.join("app.log.1"))]));
     }
 }

@@ -13,6 +13,12 @@
 //! file grows. An empty file has an empty fingerprint, which matches any
 //! content: nothing was read from it, so nothing can be skipped by mistake.
 //!
+//! The fingerprint also records the file's birth time (`statx` `btime`)
+//! where the file system reports one, as ext4, XFS, Btrfs and tmpfs do. A
+//! new file at a reused inode has a new birth time, which distinguishes it
+//! from the old file even when both start with the same bytes, such as a
+//! fixed header or a file shorter than the fingerprint.
+//!
 //! All IO here is blocking `std::fs`; the caller runs it off the async
 //! runtime's worker threads.
 
@@ -20,7 +26,7 @@ use std::fs::{File, Metadata};
 use std::io::{self, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
 
@@ -46,11 +52,15 @@ impl FileId {
     }
 }
 
-/// Hash of a file's first `len` bytes: the first 8 bytes of their SHA-256.
+/// Hash of a file's first `len` bytes (the first 8 bytes of their
+/// SHA-256), and the file's birth time if known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fingerprint {
     pub len: u32,
     pub hash: u64,
+    /// Birth time in nanoseconds since the Unix epoch; `None` where the file
+    /// system does not report it.
+    pub created_unix_nanos: Option<u64>,
 }
 
 impl Fingerprint {
@@ -63,11 +73,12 @@ impl Fingerprint {
         Fingerprint {
             len: prefix.len() as u32,
             hash: u64::from_be_bytes(first),
+            created_unix_nanos: None,
         }
     }
 
     /// Reads up to `len` bytes from the start of `file`, without moving its
-    /// read position, and fingerprints them.
+    /// read position, and fingerprints them with the file's birth time.
     pub fn read(file: &File, len: usize) -> io::Result<Fingerprint> {
         let mut prefix = [0u8; FINGERPRINT_MAX_BYTES];
         let len = len.min(FINGERPRINT_MAX_BYTES);
@@ -80,16 +91,24 @@ impl Fingerprint {
                 Err(err) => return Err(err),
             }
         }
-        Ok(Fingerprint::of_bytes(&prefix[..filled]))
+        let mut fingerprint = Fingerprint::of_bytes(&prefix[..filled]);
+        fingerprint.created_unix_nanos = birth_time(&file.metadata()?);
+        Ok(fingerprint)
     }
 
-    /// Returns true if `file` starts with the bytes this fingerprint covers.
-    /// A file now shorter than the fingerprint does not match.
-    // NOTE: a new file at a reused inode that starts with the same bytes as the old one (a fixed
-    // header longer than 1 KiB, or a short file) is taken for the old file.
+    /// Returns true if `file` starts with the bytes this fingerprint covers
+    /// and, when both birth times are known, was born at the same time. A
+    /// file now shorter than the fingerprint does not match.
+    // NOTE: without a birth time, a new file at a reused inode that starts with the same bytes as
+    // the old one is taken for the old file. Birth times are missing on some file systems and in
+    // checkpoints written before they were recorded.
     pub fn matches(&self, file: &File) -> io::Result<bool> {
         let current = Fingerprint::read(file, self.len as usize)?;
-        Ok(current == *self)
+        let same_birth = match (self.created_unix_nanos, current.created_unix_nanos) {
+            (Some(expected), Some(actual)) => expected == actual,
+            _ => true,
+        };
+        Ok(same_birth && current.len == self.len && current.hash == self.hash)
     }
 
     pub fn is_complete(&self) -> bool {
@@ -121,10 +140,18 @@ pub struct FollowedFile {
     pub last_data_at: Instant,
     /// True once a read returned no bytes and nothing arrived since.
     pub at_eof: bool,
+    /// True once the file was found truncated while records taken from it
+    /// were unacknowledged. It is not read until they are, and then starts
+    /// over at 0, so that no offset of the old content is committed for the
+    /// new one.
+    pub truncation_pending: bool,
     file: File,
     framer: LineFramer,
     assembler: Assembler,
     bytes_read: u64,
+    /// Size and modification time at the last content check that found the
+    /// fingerprint intact, so an unchanged file is not read again.
+    last_checked: Option<(u64, Option<SystemTime>)>,
 }
 
 /// Change to a file's content since it was last checked.
@@ -162,10 +189,12 @@ impl FollowedFile {
             status: PathStatus::Current,
             last_data_at: now,
             at_eof: false,
+            truncation_pending: false,
             file,
             framer,
             assembler,
             bytes_read: 0,
+            last_checked: None,
         })
     }
 
@@ -183,9 +212,13 @@ impl FollowedFile {
     /// Returns true if every byte read was framed into a record and
     /// acknowledged, so closing the file loses nothing.
     pub fn is_drained(&self) -> bool {
-        !self.framer.has_partial()
-            && self.assembler.is_empty()
-            && self.committed_offset == self.framer.framed_offset()
+        !self.framer.has_partial() && self.assembler.is_empty() && !self.has_unacknowledged()
+    }
+
+    /// Returns true if records were taken from the file that are not
+    /// acknowledged yet: they are in a batch in flight or read ahead.
+    pub fn has_unacknowledged(&self) -> bool {
+        self.committed_offset != self.framer.framed_offset()
     }
 
     /// Returns the lines, malformed lines and cuts counted since the last
@@ -247,14 +280,31 @@ impl FollowedFile {
     /// Checks whether the file was truncated in place: its size dropped below
     /// the read offset, or its first bytes no longer match the fingerprint.
     /// Extends an incomplete fingerprint as the file grows.
+    ///
+    /// The first bytes are read only when the size or the modification time
+    /// changed since the last check, because rewriting a file changes its
+    /// modification time.
+    // NOTE: a truncation goes unnoticed if the file is written past the read offset before the
+    // next check and starts with the same first 1 KiB as before (a long fixed header). Reading
+    // then goes on in the middle of the new content.
     pub fn check_content(&mut self) -> io::Result<ContentChange> {
-        let size = self.file.metadata()?.len();
-        if size < self.read_offset() || !self.fingerprint.matches(&self.file)? {
+        let metadata = self.file.metadata()?;
+        let size = metadata.len();
+        if size < self.read_offset() {
+            return Ok(ContentChange::Truncated);
+        }
+        let state = (size, metadata.modified().ok());
+        if self.last_checked == Some(state) {
+            return Ok(ContentChange::Unchanged);
+        }
+
+        if !self.fingerprint.matches(&self.file)? {
             return Ok(ContentChange::Truncated);
         }
         if !self.fingerprint.is_complete() && size > u64::from(self.fingerprint.len) {
             self.fingerprint = Fingerprint::read(&self.file, FINGERPRINT_MAX_BYTES)?;
         }
+        self.last_checked = Some(state);
         Ok(ContentChange::Unchanged)
     }
 
@@ -266,9 +316,19 @@ impl FollowedFile {
         self.assembler.reset(0);
         self.committed_offset = 0;
         self.at_eof = false;
+        self.truncation_pending = false;
+        self.last_checked = None;
         self.fingerprint = Fingerprint::read(&self.file, FINGERPRINT_MAX_BYTES)?;
         Ok(())
     }
+}
+
+/// Returns the birth time of a file in nanoseconds since the Unix epoch, or
+/// `None` where the file system does not report one.
+fn birth_time(metadata: &Metadata) -> Option<u64> {
+    let created = metadata.created().ok()?;
+    let since_epoch = created.duration_since(std::time::UNIX_EPOCH).ok()?;
+    u64::try_from(since_epoch.as_nanos()).ok()
 }
 
 /// Returns true if the byte before `offset` is `\n`, so `offset` starts a

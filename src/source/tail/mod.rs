@@ -15,13 +15,17 @@
 //! - [`batch`] builds the OTLP request, with the Kubernetes resource
 //!   attributes of container logs ([`kubernetes`]);
 //! - [`checkpoint`] saves the acknowledged offsets;
+//! - [`watch`] turns file system events into rescan requests;
 //! - [`tailer`] ties them into the steps of one turn of the loop below.
 //!
 //! Delivery is at least once. One batch is in flight for the whole tailer,
-//! and nothing more is read until the pipeline returns its result, so a slow
-//! downstream slows reading and memory stays bounded by one batch plus one
-//! read buffer per open file. A file's offset advances only when its batch
-//! is acknowledged, so only the batch in flight at a crash is sent again.
+//! and while it is, one more batch is read ahead and then waits, so a slow
+//! downstream slows reading and memory stays bounded by two batches plus
+//! one read buffer per open file. A file's offset advances only when its
+//! batch is acknowledged, and the new offsets are journaled before the next
+//! batch is sent. A crash (even SIGKILL) therefore sends again at most the
+//! one batch that was in flight or just acknowledged. The batch read ahead
+//! was never sent, so it is not sent twice either.
 //!
 //! Threads: reading files, listing directories and writing checkpoints are
 //! blocking `std::fs` calls. They run on tokio's blocking thread pool, one
@@ -32,7 +36,9 @@
 //! read.
 //!
 //! New data is found by polling every `poll_interval_ms`, while a file that
-//! has more data than one batch is read again at once.
+//! has more data than one batch is read again at once. New, renamed and
+//! deleted files are announced by file system events, which wake the loop
+//! for a rescan; a periodic rescan catches what events miss.
 //!
 //! This source never logs line content, only paths, offsets and counts.
 
@@ -47,13 +53,19 @@ pub mod kubernetes;
 pub mod multiline;
 pub mod sources;
 pub mod tailer;
+pub mod watch;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
+use self::batch::Batch;
+use self::file::FileId;
 use self::tailer::Tailer;
+use self::watch::RescanSignal;
 use crate::config::TailConfig;
 use crate::pipeline::{DeliveryError, Pipeline};
 use crate::telemetry::Metrics;
@@ -73,8 +85,9 @@ use crate::telemetry::Metrics;
 ///
 /// Cancelling `shutdown` is the way to stop it. A batch already handed to
 /// the pipeline is waited for, and the pipeline returns promptly once it is
-/// shutting down too. Dropping the future instead skips the last checkpoint
-/// write, so up to the last second of lines is sent again after a restart.
+/// shutting down too. Dropping the future instead skips the last
+/// checkpoint save, so the last acknowledged batch is sent again after a
+/// restart.
 pub async fn run(
     config: TailConfig,
     data_dir: PathBuf,
@@ -89,36 +102,76 @@ pub async fn run(
 
     let metrics = pipeline.metrics().clone();
     let poll_interval = config.poll_interval();
-    let max_batch_lines = config.max_batch_lines.max(1);
-    let mut tailer = on_blocking_thread(move || Tailer::new(config, &data_dir, metrics))
-        .await
-        .and_then(|result| result)?;
+    let signal = Arc::new(RescanSignal::default());
+    let tailer_signal = signal.clone();
+    let mut tailer =
+        on_blocking_thread(move || Tailer::new(config, &data_dir, metrics, tailer_signal))
+            .await
+            .and_then(|result| result)?;
+
+    // Offsets of the last acknowledged batch, committed and journaled by
+    // the next blocking call.
+    let mut acknowledged: Vec<(FileId, u64)> = Vec::new();
+    // A batch read ahead while the one before it was being delivered.
+    let mut read_ahead: Option<Batch> = None;
 
     while !shutdown.is_cancelled() {
-        let (returned, batch) = on_blocking_thread(move || {
-            let batch = tailer.step(Instant::now());
-            (tailer, batch)
-        })
-        .await?;
-        tailer = returned;
-
-        let full = batch.is_full(max_batch_lines);
-        if !batch.is_empty() {
-            let delivered = deliver(&pipeline, &mut tailer, batch).await;
-            if !delivered {
-                break;
+        let batch = match read_ahead.take() {
+            Some(batch) => batch,
+            None => {
+                let (saved, _) = oneshot::channel();
+                let (returned, batch) = read_batch(tailer, &mut acknowledged, saved).await?;
+                tailer = returned;
+                batch
             }
-        }
+        };
 
-        if !full {
+        if batch.is_empty() {
+            // Saved now rather than after the wait, so a crash during the
+            // wait repeats nothing.
+            if !acknowledged.is_empty() {
+                let offsets = std::mem::take(&mut acknowledged);
+                tailer = on_blocking_thread(move || {
+                    tailer.commit(&offsets);
+                    tailer.save_checkpoints(Instant::now());
+                    tailer
+                })
+                .await?;
+            }
             tokio::select! {
                 () = tokio::time::sleep(poll_interval) => {}
+                () = signal.requested() => {}
                 () = shutdown.cancelled() => {}
             }
+            continue;
         }
+
+        // The next batch is read while this one is redacted and exported,
+        // so the wait for the downstream and the file reading overlap. This
+        // batch is sent only once the one before it is journaled, so a crash
+        // never finds two batches sent and unjournaled.
+        let offsets = batch.offsets().to_vec();
+        let (saved, journaled) = oneshot::channel();
+        let send = async {
+            // An error means the blocking task failed, which the join
+            // below reports.
+            let _ = journaled.await;
+            deliver(&pipeline, batch).await
+        };
+        let (delivered, next) = tokio::join!(send, read_batch(tailer, &mut acknowledged, saved));
+        let (returned, next) = next?;
+        tailer = returned;
+        if !delivered {
+            // The batch read ahead was never sent, so its offsets are not
+            // committed and its lines are read again after a restart.
+            break;
+        }
+        acknowledged = offsets;
+        read_ahead = Some(next);
     }
 
     let (_, written) = on_blocking_thread(move || {
+        tailer.commit(&acknowledged);
         let written = tailer.write_checkpoints();
         (tailer, written)
     })
@@ -127,23 +180,39 @@ pub async fn run(
     Ok(())
 }
 
-/// Sends one batch and commits its offsets unless the agent is shutting
-/// down. Returns false if the loop must stop.
-async fn deliver(pipeline: &Pipeline, tailer: &mut Tailer, batch: batch::Batch) -> bool {
-    let offsets = batch.offsets().to_vec();
+/// Commits and saves the `acknowledged` offsets, signals `saved`, and runs
+/// one tailer step, all on the blocking pool.
+async fn read_batch(
+    mut tailer: Tailer,
+    acknowledged: &mut Vec<(FileId, u64)>,
+    saved: oneshot::Sender<()>,
+) -> anyhow::Result<(Tailer, Batch)> {
+    let offsets = std::mem::take(acknowledged);
+    on_blocking_thread(move || {
+        tailer.commit(&offsets);
+        tailer.save_checkpoints(Instant::now());
+        // The receiver is gone only if the send side was dropped, which
+        // happens when the loop stops.
+        let _ = saved.send(());
+        let batch = tailer.step(Instant::now());
+        (tailer, batch)
+    })
+    .await
+}
+
+/// Sends one batch. Returns true if its offsets may be committed: it was
+/// acknowledged, or rejected for good. Returns false if the agent is
+/// shutting down and the loop must stop.
+async fn deliver(pipeline: &Pipeline, batch: Batch) -> bool {
     let lines = batch.len() as u64;
 
     match pipeline.deliver(batch.into_payload()).await {
-        Ok(()) => {
-            tailer.commit(&offsets);
-            true
-        }
+        Ok(()) => true,
         Err(DeliveryError::Rejected(message)) => {
             // Sending the same lines again would be rejected again and stall
             // every file behind them, so they are skipped.
             Metrics::add(&pipeline.metrics().tail_lines_dropped_total, lines);
             tracing::warn!(error = %message, lines, "downstream rejected tailed lines, skipping them");
-            tailer.commit(&offsets);
             true
         }
         // `deliver` waits through a full or failing queue, so these come

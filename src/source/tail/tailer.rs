@@ -1,5 +1,5 @@
 //! The tailer's state: which files are followed, the read position of each, and
-//! the steps of one turn of the run loop (write checkpoints, rescan, fill a
+//! the steps of one turn of the run loop (save checkpoints, rescan, fill a
 //! batch, commit an acknowledged batch).
 //!
 //! Every method here does blocking file IO and never waits for the
@@ -10,10 +10,20 @@
 //! matching path to its device and inode. A followed file whose identity is
 //! no longer found under any matching path was renamed away or deleted: it
 //! stays open, is read to its end, and is closed once all its lines are
-//! acknowledged. A new identity under the same name is a new file, read
+//! acknowledged and no new line came for `rotate_wait_ms`. A new identity under the same name is a new file, read
 //! from offset 0.
+//!
+//! A checkpointed file can lose its matching path while the agent is
+//! stopped or the file is closed, by a rename out of the include globs.
+//! Such a file is looked for by identity in the directory it was last seen
+//! in, and read from its checkpoint to its end.
+//!
+//! At most `max_open_files` files are open. When more match, the file idle
+//! longest, read to its end with every line acknowledged, is closed
+//! ("parked"); its checkpoint stays, and it is opened again by identity
+//! when its size or modification time changes.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,24 +34,50 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use super::assemble::Assembler;
 use super::batch::{Batch, FileAttributes, host_resource, unix_nanos_now};
 use super::checkpoint::CheckpointStore;
-use super::discover::Discovery;
+use super::discover::{Discovery, find_by_identity};
 use super::file::{ContentChange, FileId, FollowedFile, PathStatus, open_with_identity};
 use super::kubernetes::is_container_log_path;
 use super::sources::Sources;
+use super::watch::{DirectoryWatcher, RescanSignal};
 use crate::config::{StartAt, TailConfig};
 use crate::telemetry::{LogPath, Metrics};
 
-/// Most files kept open at once. Files found beyond it wait until a
-/// followed file is closed.
-// NOTE: a fixed guess below the common soft limit of 1024 descriptors; not configurable yet.
-pub const MAX_OPEN_FILES: usize = 512;
-
-/// Minimum time between two checkpoint writes while running.
-pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+/// Minimum time between two snapshots of the checkpoints while running.
+/// Between snapshots, every acknowledged batch is appended to the journal.
+pub const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);
 
 struct Tracked {
     file: FollowedFile,
     attributes: FileAttributes,
+}
+
+/// A file closed while idle to stay under `max_open_files`, and what it
+/// looked like then, so that a change can be noticed without opening it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ParkedFile {
+    path: PathBuf,
+    size: u64,
+    modified: Option<SystemTime>,
+}
+
+/// A matching path found by a rescan, with the identity and state of the
+/// file it named.
+#[derive(Debug)]
+struct ScannedFile {
+    path: PathBuf,
+    size: u64,
+    modified: Option<SystemTime>,
+}
+
+/// The reason a file is opened, which decides where it starts.
+#[derive(Debug, Clone, Copy)]
+enum OpenReason {
+    /// Found by a rescan under a matching path, as identity `listed`.
+    Matched { listed: FileId },
+    /// Found by identity after it was renamed out of the globs. It is opened
+    /// only if it is still the checkpointed file `expected`, and is read to
+    /// its end.
+    Renamed { expected: FileId },
 }
 
 /// All followed files and their checkpoints.
@@ -52,7 +88,13 @@ pub struct Tailer {
     /// The resource of every file that is not a container log.
     host_resource: Arc<Resource>,
     store: CheckpointStore,
+    watcher: DirectoryWatcher,
     files: BTreeMap<FileId, Tracked>,
+    parked: HashMap<FileId, ParkedFile>,
+    /// Checkpointed files to look for by identity if no matching path names
+    /// them: every checkpoint at startup, and files that left their path
+    /// while closed.
+    unresolved: HashSet<FileId>,
     /// The file the next batch starts with, so that one busy file cannot
     /// keep the others waiting.
     next_file: Option<FileId>,
@@ -61,20 +103,23 @@ pub struct Tailer {
     /// 0, because all their lines were written while the agent was running.
     scanned_once: bool,
     last_scan_at: Option<Instant>,
-    last_checkpoint_write_at: Option<Instant>,
+    last_snapshot_at: Option<Instant>,
     /// Paths whose last error was logged, so a lasting error is logged once
     /// instead of at every scan; every occurrence is still counted.
     logged_errors: HashSet<PathBuf>,
     open_limit_logged: bool,
+    checkpoint_error_logged: bool,
     metrics: Arc<Metrics>,
 }
 
 impl Tailer {
-    /// Loads the checkpoints from `data_dir` and compiles the globs.
+    /// Loads the checkpoints from `data_dir`, compiles the globs and starts
+    /// watching their directories, with events sent to `signal`.
     pub fn new(
         config: TailConfig,
         data_dir: &Path,
         metrics: Arc<Metrics>,
+        signal: Arc<RescanSignal>,
     ) -> anyhow::Result<Tailer> {
         let sources = Sources::new(&config)?;
         let discovery = Discovery::new(&Sources::include_patterns(&config), &config.exclude)?;
@@ -84,19 +129,25 @@ impl Tailer {
             known_files = store.len(),
             "loaded tail checkpoints"
         );
+        let watcher = DirectoryWatcher::new(discovery.watch_dirs(), config.watch, signal);
+        let unresolved = store.ids().collect();
         Ok(Tailer {
             config,
             discovery,
             sources,
             host_resource: Arc::new(host_resource()),
             store,
+            watcher,
             files: BTreeMap::new(),
+            parked: HashMap::new(),
+            unresolved,
             next_file: None,
             scanned_once: false,
             last_scan_at: None,
-            last_checkpoint_write_at: None,
+            last_snapshot_at: None,
             logged_errors: HashSet::new(),
             open_limit_logged: false,
+            checkpoint_error_logged: false,
             metrics,
         })
     }
@@ -105,29 +156,68 @@ impl Tailer {
         self.files.len()
     }
 
-    /// Runs one turn: writes checkpoints and rescans if they are due, then
-    /// reads up to `max_batch_lines` records.
-    pub fn step(&mut self, now: Instant) -> Batch {
-        self.write_checkpoints_if_due(now);
+    pub fn parked_file_count(&self) -> usize {
+        self.parked.len()
+    }
 
-        let scan_due = self
-            .last_scan_at
-            .is_none_or(|at| now.duration_since(at) >= self.config.poll_interval());
-        if scan_due {
+    /// Runs one turn: saves the checkpoints, rescans if due or checks the
+    /// followed files, then reads up to `max_batch_lines` records.
+    pub fn step(&mut self, now: Instant) -> Batch {
+        self.save_checkpoints(now);
+
+        if self.rescan_due(now) {
             self.rescan(now);
+        } else {
+            self.refresh(now);
         }
+
+        // A file opened just now is journaled before any of its lines is
+        // sent, so that after a crash it can still be found by identity if
+        // it is renamed out of the globs meanwhile.
+        self.save_checkpoints(now);
 
         self.collect(now)
     }
 
-    /// Finds new files, notices renamed, deleted and truncated ones, and
-    /// closes those read to the end.
+    /// Reports whether the directories must be listed again: an event
+    /// requested it, or the rescan interval passed. The interval is
+    /// `rescan_interval_ms` while events cover every directory, and
+    /// `poll_interval_ms` otherwise.
+    fn rescan_due(&mut self, now: Instant) -> bool {
+        let requested = self.watcher.signal().take();
+        let interval = if self.watcher.is_complete() {
+            self.config.rescan_interval()
+        } else {
+            self.config.poll_interval()
+        };
+        let elapsed = self
+            .last_scan_at
+            .is_none_or(|at| now.duration_since(at) >= interval);
+        requested || elapsed
+    }
+
+    /// Checks the followed files for truncation, closes finished ones, and
+    /// rescans at once if a parked file changed.
+    fn refresh(&mut self, now: Instant) {
+        self.check_followed_content();
+        self.close_finished_files(now);
+        if self.parked_file_changed() {
+            self.rescan(now);
+        }
+    }
+
+    /// Finds new files, notices renamed, deleted and truncated ones, finishes
+    /// files renamed out of the globs, and closes those read to the end.
     pub fn rescan(&mut self, now: Instant) {
         self.last_scan_at = Some(now);
+        self.watcher.refresh();
         let current = self.scan_paths();
 
-        self.update_followed_files(&current);
-        self.close_finished_files();
+        self.update_path_status(&current);
+        self.check_followed_content();
+        self.close_finished_files(now);
+        self.release_moved_parked_files(&current);
+        self.recover_renamed_files(&current, now);
         self.open_new_files(&current, now);
 
         let wall_clock = SystemTime::now();
@@ -139,7 +229,7 @@ impl Tailer {
     }
 
     /// Lists the matching paths by the identity each one points to now.
-    fn scan_paths(&mut self) -> HashMap<FileId, PathBuf> {
+    fn scan_paths(&mut self) -> HashMap<FileId, ScannedFile> {
         let mut errors = Vec::new();
         let found = self.discovery.scan(&mut errors);
         for error in errors {
@@ -156,21 +246,26 @@ impl Tailer {
             let Ok(metadata) = fs::metadata(&path) else {
                 continue;
             };
+            let scanned = ScannedFile {
+                size: metadata.len(),
+                modified: metadata.modified().ok(),
+                path,
+            };
             // Two matching paths for one file (hard links, or a rotation that
             // keeps the old name matching): the first one found is kept.
-            current.entry(FileId::of(&metadata)).or_insert(path);
+            current.entry(FileId::of(&metadata)).or_insert(scanned);
         }
         current
     }
 
-    fn update_followed_files(&mut self, current: &HashMap<FileId, PathBuf>) {
-        let mut truncated = Vec::new();
-        let mut failed = Vec::new();
-
+    /// Marks followed files that no matching path names any more as
+    /// detached, so they are closed once read to their end.
+    fn update_path_status(&mut self, current: &HashMap<FileId, ScannedFile>) {
         for (id, tracked) in &mut self.files {
             let file = &mut tracked.file;
-            let found = current.contains_key(id);
-            if found {
+            if current.contains_key(id) {
+                // A file found again under a matching path, such as one that
+                // was renamed back, is followed as before.
                 file.status = PathStatus::Current;
             } else if file.status == PathStatus::Current {
                 file.status = PathStatus::Detached;
@@ -183,11 +278,29 @@ impl Tailer {
                     "file renamed away or deleted, reading it to the end"
                 );
             }
+        }
+    }
 
-            match file.check_content() {
-                Ok(ContentChange::Unchanged) => {}
-                Ok(ContentChange::Truncated) => truncated.push(*id),
-                Err(err) => failed.push((*id, err)),
+    /// Restarts truncated files from offset 0, and closes files that fail.
+    /// A truncated file with unacknowledged records restarts only once they
+    /// are acknowledged, because their offsets belong to the old content.
+    fn check_followed_content(&mut self) {
+        let mut truncated = Vec::new();
+        let mut failed = Vec::new();
+        for (id, tracked) in &mut self.files {
+            let file = &mut tracked.file;
+            if !file.truncation_pending {
+                match file.check_content() {
+                    Ok(ContentChange::Unchanged) => continue,
+                    Ok(ContentChange::Truncated) => file.truncation_pending = true,
+                    Err(err) => {
+                        failed.push((*id, err));
+                        continue;
+                    }
+                }
+            }
+            if !file.has_unacknowledged() {
+                truncated.push(*id);
             }
         }
 
@@ -227,12 +340,16 @@ impl Tailer {
         }
     }
 
-    fn close_finished_files(&mut self) {
+    /// Closes detached files that were read to their end, with every line
+    /// acknowledged, and got no new data for `rotate_wait_ms`.
+    fn close_finished_files(&mut self, now: Instant) {
+        let rotate_wait = self.config.rotate_wait();
         self.files.retain(|_, tracked| {
             let file = &tracked.file;
             let finished = file.status == PathStatus::Detached
                 && file.at_eof
                 && file.is_drained()
+                && now.saturating_duration_since(file.last_data_at) >= rotate_wait
                 && file.size().is_ok_and(|size| size <= file.read_offset());
             if finished {
                 tracing::debug!(path = %LogPath(&file.path), "closed a file read to its end");
@@ -241,30 +358,160 @@ impl Tailer {
         });
     }
 
-    fn open_new_files(&mut self, current: &HashMap<FileId, PathBuf>, now: Instant) {
-        let mut new_files: Vec<(&FileId, &PathBuf)> = current
+    /// Returns true if the path of a parked file no longer names it
+    /// unchanged: it grew, was rewritten, renamed or deleted.
+    fn parked_file_changed(&self) -> bool {
+        self.parked.iter().any(|(id, parked)| {
+            let Ok(metadata) = fs::metadata(&parked.path) else {
+                return true;
+            };
+            FileId::of(&metadata) != *id
+                || metadata.len() != parked.size
+                || metadata.modified().ok() != parked.modified
+        })
+    }
+
+    /// Forgets parked files that no matching path names any more, and
+    /// marks them for a search by identity, because lines written after
+    /// they were parked must still be read if they were renamed out of the
+    /// globs.
+    fn release_moved_parked_files(&mut self, current: &HashMap<FileId, ScannedFile>) {
+        let moved: Vec<FileId> = self
+            .parked
+            .keys()
+            .filter(|id| !current.contains_key(id))
+            .copied()
+            .collect();
+        for id in moved {
+            self.parked.remove(&id);
+            self.unresolved.insert(id);
+        }
+    }
+
+    /// Looks for unresolved checkpointed files in the directories they were
+    /// last seen in, and reads those found from their checkpoint to their
+    /// end. Each file is looked for once; a file not found is not searched
+    /// again.
+    fn recover_renamed_files(&mut self, current: &HashMap<FileId, ScannedFile>, now: Instant) {
+        // Files named by a matching path or already open are resolved.
+        let missing: HashSet<FileId> = self
+            .unresolved
+            .iter()
+            .filter(|id| !current.contains_key(id) && !self.files.contains_key(id))
+            .copied()
+            .collect();
+        self.unresolved.clear();
+        if missing.is_empty() {
+            return;
+        }
+
+        let dirs: BTreeSet<PathBuf> = missing
+            .iter()
+            .filter_map(|id| self.store.get(*id)?.path.parent().map(Path::to_path_buf))
+            .collect();
+        let found = find_by_identity(&dirs, &missing);
+
+        let mut found: Vec<(FileId, PathBuf)> = found.into_iter().collect();
+        found.sort_by(|a, b| a.1.cmp(&b.1));
+        for (id, path) in found {
+            let Some(checkpoint) = self.store.get(id) else {
+                continue;
+            };
+            let unread =
+                fs::metadata(&path).is_ok_and(|metadata| metadata.len() > checkpoint.offset);
+            if !unread {
+                continue;
+            }
+            if !self.make_room() {
+                // Tried again at the next rescan.
+                self.unresolved.insert(id);
+                continue;
+            }
+            self.open_file(&path, now, OpenReason::Renamed { expected: id });
+        }
+    }
+
+    fn open_new_files(&mut self, current: &HashMap<FileId, ScannedFile>, now: Instant) {
+        let mut new_files: Vec<(FileId, &PathBuf)> = current
             .iter()
             .filter(|(id, _)| !self.files.contains_key(*id))
+            .filter(|(id, scanned)| !self.is_parked_unchanged(**id, scanned))
+            .map(|(id, scanned)| (*id, &scanned.path))
             .collect();
         new_files.sort_by(|a, b| a.1.cmp(b.1));
 
-        for (_, path) in new_files {
-            if self.files.len() >= MAX_OPEN_FILES {
+        for (id, path) in new_files {
+            if !self.make_room() {
                 if !self.open_limit_logged {
                     self.open_limit_logged = true;
                     tracing::warn!(
-                        limit = MAX_OPEN_FILES,
-                        "too many matching files, some are not read until others are closed"
+                        limit = self.config.max_open_files,
+                        "tail.max_open_files reached and no open file is idle, some files \
+                         are not read until one is"
                     );
                 }
                 return;
             }
-            self.open_file(path, now);
+            self.parked.remove(&id);
+            self.open_file(path, now, OpenReason::Matched { listed: id });
         }
         self.open_limit_logged = false;
     }
 
-    fn open_file(&mut self, path: &Path, now: Instant) {
+    fn is_parked_unchanged(&self, id: FileId, scanned: &ScannedFile) -> bool {
+        self.parked.get(&id).is_some_and(|parked| {
+            parked.size == scanned.size && parked.modified == scanned.modified
+        })
+    }
+
+    /// Makes room for one more open file under `max_open_files`, parking
+    /// the idle file whose last data is oldest if needed. Returns false if
+    /// the limit is reached and no file is idle.
+    fn make_room(&mut self) -> bool {
+        if self.files.len() < self.config.max_open_files {
+            return true;
+        }
+
+        // Idle: named by its path, read to the end, every line acknowledged,
+        // and no byte written since. Only such a file can be closed without
+        // losing or delaying a line.
+        let idlest = self
+            .files
+            .iter()
+            .filter(|(_, tracked)| {
+                let file = &tracked.file;
+                file.status == PathStatus::Current
+                    && file.at_eof
+                    && file.is_drained()
+                    && file.size().is_ok_and(|size| size == file.read_offset())
+            })
+            .min_by_key(|(_, tracked)| tracked.file.last_data_at)
+            .map(|(id, _)| *id);
+        let Some(id) = idlest else {
+            return false;
+        };
+
+        let Some(tracked) = self.files.remove(&id) else {
+            return false;
+        };
+        let file = tracked.file;
+        let Ok(metadata) = fs::metadata(&file.path) else {
+            // Gone from its path: the next rescan looks for it by identity.
+            self.unresolved.insert(id);
+            return true;
+        };
+        let parked = ParkedFile {
+            size: metadata.len(),
+            modified: metadata.modified().ok(),
+            path: file.path,
+        };
+        Metrics::inc(&self.metrics.tail_files_parked_total);
+        tracing::debug!(path = %LogPath(&parked.path), "closed an idle file to stay under tail.max_open_files");
+        self.parked.insert(id, parked);
+        true
+    }
+
+    fn open_file(&mut self, path: &Path, now: Instant, reason: OpenReason) {
         let opened = match open_with_identity(path) {
             Ok(Some(opened)) => opened,
             Ok(None) => return,
@@ -287,7 +534,20 @@ impl Tailer {
                 return;
             }
         };
-        let offset = self.start_offset(id, &file, size, path);
+        let offset = match reason {
+            OpenReason::Matched { listed } => {
+                if listed != id {
+                    // The listed file left this path after the listing; it
+                    // may have been renamed out of the globs.
+                    self.unresolved.insert(listed);
+                }
+                self.start_offset(id, &file, size, path)
+            }
+            OpenReason::Renamed { expected } => match self.renamed_offset(expected, id, &file) {
+                Some(offset) => offset,
+                None => return,
+            },
+        };
         let Some(settings) = self.sources.settings_for(path) else {
             return;
         };
@@ -302,10 +562,19 @@ impl Tailer {
             assembler,
             now,
         ) {
-            Ok(followed) => {
+            Ok(mut followed) => {
                 self.logged_errors.remove(path);
                 Metrics::inc(&self.metrics.tail_files_opened_total);
-                tracing::info!(path = %LogPath(path), offset, "following a file");
+                if let OpenReason::Renamed { .. } = reason {
+                    followed.status = PathStatus::Detached;
+                    tracing::info!(
+                        path = %LogPath(path),
+                        offset,
+                        "finishing a file renamed out of the include patterns"
+                    );
+                } else {
+                    tracing::info!(path = %LogPath(path), offset, "following a file");
+                }
                 self.store.set(id, fingerprint, offset, path);
                 let attributes = FileAttributes::new(path, &self.host_resource);
                 self.files.insert(
@@ -317,6 +586,25 @@ impl Tailer {
                 );
             }
             Err(err) => self.report_error(path, &err, "failed to open a file"),
+        }
+    }
+
+    /// Returns the checkpoint offset of a file found by identity outside the
+    /// globs, or `None` if the opened file is not the checkpointed one.
+    fn renamed_offset(&mut self, expected: FileId, id: FileId, file: &fs::File) -> Option<u64> {
+        if id != expected {
+            return None;
+        }
+        let checkpoint = self.store.get(id)?;
+        let offset = checkpoint.offset;
+        match checkpoint.fingerprint.matches(file) {
+            Ok(true) => Some(offset),
+            Ok(false) => None,
+            Err(err) => {
+                let path = checkpoint.path.clone();
+                self.report_error(&path, &err, "failed to read a file fingerprint");
+                None
+            }
         }
     }
 
@@ -366,6 +654,9 @@ impl Tailer {
             let Some(tracked) = self.files.get_mut(id) else {
                 continue;
             };
+            if tracked.file.truncation_pending {
+                continue;
+            }
             let result = fill_from_file(tracked, *id, &mut batch, max_lines, now, observed);
             Metrics::add(
                 &self.metrics.tail_bytes_total,
@@ -427,31 +718,46 @@ impl Tailer {
         }
     }
 
-    /// Writes the checkpoint file if it changed and the last write was at
-    /// least [`CHECKPOINT_INTERVAL`] ago.
-    pub fn write_checkpoints_if_due(&mut self, now: Instant) {
-        let due = self
-            .last_checkpoint_write_at
-            .is_none_or(|at| now.duration_since(at) >= CHECKPOINT_INTERVAL);
-        if due && self.store.is_dirty() {
-            self.last_checkpoint_write_at = Some(now);
-            self.write_checkpoints();
-        }
+    /// Saves the checkpoints: a snapshot if one is due and anything changed
+    /// since the last, else the changed checkpoints appended to the journal.
+    /// A failure is logged and counted, and the next call tries again.
+    pub fn save_checkpoints(&mut self, now: Instant) {
+        let snapshot_due = self
+            .last_snapshot_at
+            .is_none_or(|at| now.duration_since(at) >= SNAPSHOT_INTERVAL);
+        let result = if snapshot_due && self.store.is_dirty() {
+            self.last_snapshot_at = Some(now);
+            self.store.write()
+        } else {
+            self.store.append_journal()
+        };
+        self.report_checkpoint_result(result);
     }
 
-    /// Writes the checkpoint file now. A failure is logged and counted, and
-    /// the next write tries again.
+    /// Writes a snapshot of the checkpoints now. Returns false on failure,
+    /// which is logged and counted.
     pub fn write_checkpoints(&mut self) -> bool {
-        match self.store.write() {
-            Ok(()) => true,
+        let result = self.store.write();
+        let written = result.is_ok();
+        self.report_checkpoint_result(result);
+        written
+    }
+
+    fn report_checkpoint_result(&mut self, result: std::io::Result<()>) {
+        match result {
+            Ok(()) => self.checkpoint_error_logged = false,
             Err(err) => {
                 Metrics::inc(&self.metrics.checkpoint_write_errors_total);
-                tracing::error!(
-                    path = %self.store.path().display(),
-                    error = %err,
-                    "failed to write tail checkpoints"
-                );
-                false
+                // A full or read-only disk fails every write, so one line is
+                // logged until a write succeeds again.
+                if !self.checkpoint_error_logged {
+                    self.checkpoint_error_logged = true;
+                    tracing::error!(
+                        path = %self.store.path().display(),
+                        error = %err,
+                        "failed to write tail checkpoints"
+                    );
+                }
             }
         }
     }
@@ -489,347 +795,4 @@ fn fill_from_file(
 }
 
 #[cfg(test)]
-mod tests {
-    use std::fs::OpenOptions;
-    use std::io::Write;
-    use std::sync::atomic::Ordering;
-
-    use super::*;
-    use crate::config::GlobPattern;
-    use crate::source::tail::checkpoint::CheckpointStore;
-    use crate::source::tail::file::Fingerprint;
-
-    struct Setup {
-        _temp: tempfile::TempDir,
-        logs: PathBuf,
-        data_dir: PathBuf,
-        metrics: Arc<Metrics>,
-    }
-
-    impl Setup {
-        fn new() -> Setup {
-            let temp = tempfile::tempdir().unwrap();
-            let logs = temp.path().join("logs");
-            let data_dir = temp.path().join("data");
-            fs::create_dir_all(&logs).unwrap();
-            Setup {
-                logs,
-                data_dir,
-                _temp: temp,
-                metrics: Arc::new(Metrics::default()),
-            }
-        }
-
-        fn config(&self, start_at: StartAt) -> TailConfig {
-            let include = format!("{}/*.log", self.logs.display());
-            TailConfig {
-                include: vec![GlobPattern::try_from(include).unwrap()],
-                start_at,
-                poll_interval_ms: 10,
-                max_line_bytes: 1024,
-                max_batch_lines: 100,
-                partial_line_timeout_ms: 50,
-                ..TailConfig::default()
-            }
-        }
-
-        fn tailer(&self, start_at: StartAt) -> Tailer {
-            Tailer::new(self.config(start_at), &self.data_dir, self.metrics.clone()).unwrap()
-        }
-
-        fn path(&self, name: &str) -> PathBuf {
-            self.logs.join(name)
-        }
-
-        fn counter(&self, name: &str) -> u64 {
-            let snapshot = self.metrics.snapshot();
-            snapshot.iter().find(|(n, _)| *n == name).unwrap().1
-        }
-    }
-
-    fn append(path: &Path, bytes: &[u8]) {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .unwrap();
-        file.write_all(bytes).unwrap();
-    }
-
-    /// Rescans, reads one batch, and acknowledges it.
-    fn read_and_commit(tailer: &mut Tailer) -> Vec<String> {
-        let now = Instant::now();
-        tailer.rescan(now);
-        let batch = tailer.collect(now);
-        let offsets = batch.offsets().to_vec();
-        let bodies = batch.bodies();
-        tailer.commit(&offsets);
-        bodies
-    }
-
-    #[test]
-    fn appended_lines_followed() {
-        let setup = Setup::new();
-        append(&setup.path("app.log"), b"a\nb\n");
-        let mut tailer = setup.tailer(StartAt::Beginning);
-
-        assert_eq!(read_and_commit(&mut tailer), vec!["a", "b"]);
-        append(&setup.path("app.log"), b"c\n");
-
-        assert_eq!(read_and_commit(&mut tailer), vec!["c"]);
-        assert!(read_and_commit(&mut tailer).is_empty());
-        assert_eq!(setup.counter("tail_lines_total"), 3);
-        assert_eq!(setup.counter("tail_bytes_total"), 6);
-        assert_eq!(setup.counter("tail_files_opened_total"), 1);
-    }
-
-    #[test]
-    fn restart_resumes_at_checkpoint() {
-        let setup = Setup::new();
-        append(&setup.path("app.log"), b"a\nb\n");
-        let mut tailer = setup.tailer(StartAt::Beginning);
-        assert_eq!(read_and_commit(&mut tailer), vec!["a", "b"]);
-        assert!(tailer.write_checkpoints());
-        drop(tailer);
-
-        append(&setup.path("app.log"), b"c\n");
-        let mut restarted = setup.tailer(StartAt::Beginning);
-
-        assert_eq!(read_and_commit(&mut restarted), vec!["c"]);
-    }
-
-    #[test]
-    fn unacknowledged_lines_sent_again() {
-        let setup = Setup::new();
-        append(&setup.path("app.log"), b"a\nb\n");
-        let mut tailer = setup.tailer(StartAt::Beginning);
-        assert_eq!(read_and_commit(&mut tailer), vec!["a", "b"]);
-        append(&setup.path("app.log"), b"c\n");
-
-        // Read but never acknowledged, as when the agent crashes.
-        let now = Instant::now();
-        tailer.rescan(now);
-        assert_eq!(tailer.collect(now).bodies(), vec!["c"]);
-        assert!(tailer.write_checkpoints());
-        drop(tailer);
-        let mut restarted = setup.tailer(StartAt::Beginning);
-
-        assert_eq!(read_and_commit(&mut restarted), vec!["c"]);
-    }
-
-    #[test]
-    fn rename_and_recreate_reads_both() {
-        let setup = Setup::new();
-        let path = setup.path("app.log");
-        append(&path, b"1\n2\n");
-        let mut tailer = setup.tailer(StartAt::Beginning);
-        assert_eq!(read_and_commit(&mut tailer), vec!["1", "2"]);
-
-        // The writer logs once more to the old file after the rename.
-        let rotated = setup.path("app.log.1");
-        fs::rename(&path, &rotated).unwrap();
-        append(&rotated, b"3\n");
-        append(&path, b"new\n");
-
-        let mut bodies = read_and_commit(&mut tailer);
-        bodies.sort();
-        assert_eq!(bodies, vec!["3", "new"]);
-        assert_eq!(setup.counter("tail_files_rotated_total"), 1);
-
-        // The old file, read to its end and acknowledged, is closed.
-        assert!(read_and_commit(&mut tailer).is_empty());
-        assert_eq!(tailer.open_file_count(), 1);
-    }
-
-    #[test]
-    fn truncated_file_read_from_start() {
-        let setup = Setup::new();
-        let path = setup.path("app.log");
-        append(&path, b"aaa\nbbb\n");
-        let mut tailer = setup.tailer(StartAt::Beginning);
-        assert_eq!(read_and_commit(&mut tailer), vec!["aaa", "bbb"]);
-
-        OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_len(0)
-            .unwrap();
-        append(&path, b"c\n");
-
-        assert_eq!(read_and_commit(&mut tailer), vec!["c"]);
-        assert_eq!(setup.counter("tail_files_rotated_total"), 1);
-        assert!(tailer.write_checkpoints());
-        let store = CheckpointStore::load(&setup.data_dir).unwrap();
-        let id = FileId::of(&fs::metadata(&path).unwrap());
-        assert_eq!(store.get(id).unwrap().offset, 2);
-    }
-
-    #[test]
-    fn deleted_file_read_to_end() {
-        let setup = Setup::new();
-        let path = setup.path("app.log");
-        append(&path, b"a\n");
-        let mut tailer = setup.tailer(StartAt::Beginning);
-        tailer.rescan(Instant::now());
-
-        append(&path, b"b\n");
-        fs::remove_file(&path).unwrap();
-
-        assert_eq!(read_and_commit(&mut tailer), vec!["a", "b"]);
-        assert!(read_and_commit(&mut tailer).is_empty());
-        assert_eq!(tailer.open_file_count(), 0);
-    }
-
-    #[test]
-    fn start_at_end_only_for_first_scan() {
-        let setup = Setup::new();
-        append(&setup.path("old.log"), b"before start\n");
-        let mut tailer = setup.tailer(StartAt::End);
-
-        assert!(read_and_commit(&mut tailer).is_empty());
-        append(&setup.path("old.log"), b"after start\n");
-        append(&setup.path("late.log"), b"late file\n");
-
-        let mut bodies = read_and_commit(&mut tailer);
-        bodies.sort();
-        assert_eq!(bodies, vec!["after start", "late file"]);
-    }
-
-    /// Saves a checkpoint for the file at `path` with `fingerprint` and
-    /// `offset`, as if an earlier run had left it.
-    fn save_checkpoint(setup: &Setup, path: &Path, fingerprint: Fingerprint, offset: u64) {
-        let id = FileId::of(&fs::metadata(path).unwrap());
-        let mut store = CheckpointStore::load(&setup.data_dir).unwrap();
-        store.set(id, fingerprint, offset, path);
-        store.write().unwrap();
-    }
-
-    #[test]
-    fn checkpoint_of_same_file_resumes() {
-        let setup = Setup::new();
-        let path = setup.path("app.log");
-        append(&path, b"abcd\nefgh\n");
-        save_checkpoint(&setup, &path, Fingerprint::of_bytes(b"abcd\n"), 5);
-        let mut tailer = setup.tailer(StartAt::Beginning);
-
-        assert_eq!(read_and_commit(&mut tailer), vec!["efgh"]);
-    }
-
-    #[test]
-    fn reused_inode_detected_by_fingerprint() {
-        let setup = Setup::new();
-        let path = setup.path("app.log");
-        append(&path, b"abcd\nefgh\n");
-        // A checkpoint left at this inode by a file with other content.
-        save_checkpoint(&setup, &path, Fingerprint::of_bytes(b"zzzz\n"), 5);
-        let mut tailer = setup.tailer(StartAt::Beginning);
-
-        assert_eq!(read_and_commit(&mut tailer), vec!["abcd", "efgh"]);
-    }
-
-    #[test]
-    fn file_shorter_than_checkpoint_restarts() {
-        let setup = Setup::new();
-        let path = setup.path("app.log");
-        append(&path, b"ab\n");
-        save_checkpoint(&setup, &path, Fingerprint::of_bytes(b"ab"), 50);
-        let mut tailer = setup.tailer(StartAt::Beginning);
-
-        assert_eq!(read_and_commit(&mut tailer), vec!["ab"]);
-        assert_eq!(setup.counter("tail_files_rotated_total"), 1);
-    }
-
-    #[test]
-    fn partial_line_flushed_after_timeout() {
-        let setup = Setup::new();
-        let path = setup.path("app.log");
-        append(&path, b"par");
-        let mut tailer = setup.tailer(StartAt::Beginning);
-        let start = Instant::now();
-        tailer.rescan(start);
-
-        assert!(tailer.collect(start).is_empty());
-        assert!(tailer.collect(start + Duration::from_millis(20)).is_empty());
-        let batch = tailer.collect(start + Duration::from_millis(60));
-        assert_eq!(batch.bodies(), vec!["par"]);
-        tailer.commit(batch.offsets());
-
-        append(&path, b"tial\nnext\n");
-        assert_eq!(read_and_commit(&mut tailer), vec!["tial", "next"]);
-    }
-
-    #[test]
-    fn batches_capped_and_shared_between_files() {
-        let setup = Setup::new();
-        append(&setup.path("a.log"), b"a1\na2\na3\na4\na5\n");
-        append(&setup.path("b.log"), b"b1\nb2\nb3\nb4\nb5\n");
-        let mut config = setup.config(StartAt::Beginning);
-        config.max_batch_lines = 4;
-        let mut tailer = Tailer::new(config, &setup.data_dir, setup.metrics.clone()).unwrap();
-
-        let first = read_and_commit(&mut tailer);
-        let second = read_and_commit(&mut tailer);
-        let third = read_and_commit(&mut tailer);
-
-        assert_eq!(first.len(), 4);
-        assert_eq!(second.len(), 4);
-        // The second batch starts with the file the first one did not reach.
-        assert!(second[0].starts_with('b'), "{second:?}");
-        let mut all = [first, second, third].concat();
-        all.sort();
-        let mut expected: Vec<String> = ["a", "b"]
-            .iter()
-            .flat_map(|file| (1..=5).map(move |n| format!("{file}{n}")))
-            .collect();
-        expected.sort();
-        assert_eq!(all, expected);
-    }
-
-    #[test]
-    fn invalid_utf8_and_splits_counted() {
-        let setup = Setup::new();
-        let mut content = b"bad \xff\n".to_vec();
-        content.extend(b"x".repeat(2000));
-        content.push(b'\n');
-        append(&setup.path("app.log"), &content);
-        let mut tailer = setup.tailer(StartAt::Beginning);
-
-        let bodies = read_and_commit(&mut tailer);
-
-        assert_eq!(bodies.len(), 3);
-        assert_eq!(bodies[0], "bad \u{FFFD}");
-        assert_eq!(bodies[1].len(), 1024);
-        assert_eq!(bodies[2].len(), 976);
-        assert_eq!(setup.counter("tail_lines_invalid_utf8_total"), 1);
-        assert_eq!(setup.counter("tail_lines_split_total"), 1);
-    }
-
-    #[test]
-    fn checkpoint_written_at_most_each_interval() {
-        let setup = Setup::new();
-        append(&setup.path("app.log"), b"a\n");
-        let mut tailer = setup.tailer(StartAt::Beginning);
-        let checkpoint_path = setup.data_dir.join("checkpoints.json");
-        let start = Instant::now();
-
-        tailer.step(start);
-        assert!(!checkpoint_path.exists());
-        tailer.step(start + Duration::from_millis(10));
-        assert!(checkpoint_path.exists());
-        let written = fs::read_to_string(&checkpoint_path).unwrap();
-
-        tailer.commit(&[(FileId::of(&fs::metadata(setup.path("app.log")).unwrap()), 2)]);
-        tailer.step(start + Duration::from_millis(20));
-        assert_eq!(fs::read_to_string(&checkpoint_path).unwrap(), written);
-        tailer.step(start + Duration::from_millis(1100));
-        assert_ne!(fs::read_to_string(&checkpoint_path).unwrap(), written);
-        assert_eq!(
-            setup
-                .metrics
-                .checkpoint_write_errors_total
-                .load(Ordering::Relaxed),
-            0
-        );
-    }
-}
+mod tests;
