@@ -548,10 +548,24 @@ impl Tailer {
                 None => return,
             },
         };
-        let Some(settings) = self.sources.settings_for(path) else {
+        // A file renamed out of the globs is read as the group of the path
+        // it had when it was checkpointed, which the new path may match no
+        // longer.
+        let settings_path = match reason {
+            OpenReason::Renamed { .. } => self
+                .store
+                .get(id)
+                .map_or_else(|| path.to_path_buf(), |checkpoint| checkpoint.path.clone()),
+            OpenReason::Matched { .. } => path.to_path_buf(),
+        };
+        let Some(settings) = self.sources.settings_for(&settings_path) else {
             return;
         };
-        let assembler = Assembler::new(settings.clone(), is_container_log_path(path), offset);
+        let assembler = Assembler::new(
+            settings.clone(),
+            is_container_log_path(&settings_path),
+            offset,
+        );
 
         match FollowedFile::open(
             path.to_path_buf(),
