@@ -23,7 +23,19 @@ pub(super) fn check(haystack: &[u8], start: usize, end: usize) -> Option<(usize,
         // `1234.5678.9012` is a number with dots, not a dotted MAC.
         return None;
     }
-    if byte_at(haystack, end) == Some(b'.') || byte_before(haystack, start) == Some(b'.') {
+    // A dot that joins more hex digits makes a longer dotted run, but a
+    // full stop after the address ends a sentence.
+    let joins_hex = |dot: Option<u8>, beyond: Option<u8>| {
+        dot == Some(b'.') && beyond.is_some_and(|byte| byte.is_ascii_hexdigit())
+    };
+    if joins_hex(byte_at(haystack, end), byte_at(haystack, end + 1))
+        || joins_hex(
+            byte_before(haystack, start),
+            start
+                .checked_sub(1)
+                .and_then(|dot| byte_before(haystack, dot)),
+        )
+    {
         return None;
     }
     Some((start, end))
@@ -51,5 +63,16 @@ mod tests {
         }
         let longer = b"00:11:22:33:44:55:66";
         assert_eq!(check(longer, 0, 17), None);
+        let dotted_run = b"00a1.2233.4455.66b7";
+        assert_eq!(check(dotted_run, 0, 14), None);
+        assert_eq!(check(dotted_run, 5, 19), None);
+    }
+
+    #[test]
+    fn mac_before_full_stop() {
+        let text = b"lookup for a6:95:2a:d1:9f:1e. took 19s";
+        assert_eq!(check(text, 11, 28), Some((11, 28)));
+        let dotted = b"port 00a1.2233.4455.";
+        assert_eq!(check(dotted, 5, 19), Some((5, 19)));
     }
 }
