@@ -49,6 +49,12 @@ pub const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);
 struct Tracked {
     file: FollowedFile,
     attributes: FileAttributes,
+    /// The matching path saved in the file's checkpoint, which chooses its
+    /// settings. It is `file.path`, except for a file found by identity
+    /// after a rename out of the globs. Such a file keeps the path of its
+    /// checkpoint, because its new name matches no source, so a restart
+    /// before it is finished would find no settings for it.
+    checkpoint_path: PathBuf,
 }
 
 /// A file closed while idle to stay under `max_open_files`, and what it
@@ -325,7 +331,8 @@ impl Tailer {
         );
         match file.restart_from_beginning() {
             Ok(()) => {
-                self.store.set(id, file.fingerprint, 0, &file.path);
+                self.store
+                    .set(id, file.fingerprint, 0, &tracked.checkpoint_path);
             }
             Err(err) => self.drop_after_error(id, &err),
         }
@@ -589,13 +596,14 @@ impl Tailer {
                 } else {
                     tracing::info!(path = %LogPath(path), offset, "following a file");
                 }
-                self.store.set(id, fingerprint, offset, path);
+                self.store.set(id, fingerprint, offset, &settings_path);
                 let attributes = FileAttributes::new(path, &self.host_resource);
                 self.files.insert(
                     id,
                     Tracked {
                         file: followed,
                         attributes,
+                        checkpoint_path: settings_path,
                     },
                 );
             }
@@ -728,7 +736,8 @@ impl Tailer {
             };
             let file = &mut tracked.file;
             file.committed_offset = offset;
-            self.store.set(id, file.fingerprint, offset, &file.path);
+            self.store
+                .set(id, file.fingerprint, offset, &tracked.checkpoint_path);
         }
     }
 
@@ -794,7 +803,9 @@ fn fill_from_file(
     now: Instant,
     observed_unix_nanos: u64,
 ) -> std::io::Result<()> {
-    let Tracked { file, attributes } = tracked;
+    let Tracked {
+        file, attributes, ..
+    } = tracked;
     while !batch.is_full(max_lines) {
         let record = match file.next_record(now)? {
             Some(record) => record,

@@ -412,6 +412,36 @@ fn renamed_out_of_globs_while_stopped_finished() {
 }
 
 #[test]
+fn renamed_file_finished_over_two_restarts() {
+    let setup = Setup::new();
+    let path = setup.path("app.log");
+    append(&path, b"1\n");
+    let mut tailer = setup.tailer(StartAt::Beginning);
+    assert_eq!(read_and_commit(&mut tailer), vec!["1"]);
+    assert!(tailer.write_checkpoints());
+    drop(tailer);
+
+    append(&path, b"2\n3\n");
+    fs::rename(&path, setup.path("app.log.1")).unwrap();
+    // One line per batch, so the agent stops with the rotated file half
+    // read and checkpointed.
+    let config = TailConfig {
+        max_batch_lines: 1,
+        ..setup.config(StartAt::Beginning)
+    };
+    let mut restarted = setup.tailer_with(config.clone());
+    assert_eq!(read_and_commit(&mut restarted), vec!["2"]);
+    assert!(restarted.write_checkpoints());
+    drop(restarted);
+
+    // The checkpoint still names the path the globs matched, so the second
+    // restart finds settings for the rotated file and reads its rest.
+    let mut restarted_again = setup.tailer_with(config);
+    assert_eq!(read_and_commit(&mut restarted_again), vec!["3"]);
+    assert!(read_and_commit(&mut restarted_again).is_empty());
+}
+
+#[test]
 fn finished_renamed_file_not_read_again() {
     let setup = Setup::new();
     let path = setup.path("app.log");
