@@ -719,3 +719,27 @@ fn truncation_waits_for_batch_in_flight() {
     let id = FileId::of(&fs::metadata(&path).unwrap());
     assert_eq!(store.get(id).unwrap().offset, 2);
 }
+
+#[test]
+fn truncation_after_flushed_partial_line() {
+    let setup = Setup::new();
+    let path = setup.path("app.log");
+    append(&path, b"par");
+    let mut tailer = setup.tailer(StartAt::Beginning);
+    let start = Instant::now();
+    tailer.rescan(start);
+    assert!(tailer.collect(start).is_empty());
+    let batch = tailer.collect(start + Duration::from_millis(60));
+    assert_eq!(batch.bodies(), vec!["par"]);
+    tailer.commit(batch.offsets());
+
+    // The line ending of the flushed line makes no record, so nothing is
+    // left to acknowledge and the truncation is handled at once.
+    append(&path, b"\n");
+    assert!(read_and_commit(&mut tailer).is_empty());
+    truncate(&path);
+    append(&path, b"new\n");
+
+    assert_eq!(read_rounds(&mut tailer, 3), vec!["new"]);
+    assert_eq!(setup.counter("tail_files_rotated_total"), 1);
+}
