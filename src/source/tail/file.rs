@@ -150,6 +150,8 @@ pub struct FollowedFile {
     /// over at 0, so that no offset of the old content is committed for the
     /// new one.
     pub truncation_pending: bool,
+    /// Set once everything read before a pending truncation was taken.
+    drained_before_restart: bool,
     file: File,
     framer: LineFramer,
     assembler: Assembler,
@@ -196,6 +198,7 @@ impl FollowedFile {
             last_data_at: now,
             at_eof: false,
             truncation_pending: false,
+            drained_before_restart: false,
             file,
             framer,
             assembler,
@@ -283,6 +286,32 @@ impl FollowedFile {
         self.pop_record()
     }
 
+    /// Returns the next record of what was read before a truncation:
+    /// complete lines still in the read buffer, then lines held for merging
+    /// or joining, sent as they are. Reads nothing more, because the file's
+    /// bytes are new content now. Returns `None` once all of it was taken,
+    /// which lets the file restart once it is acknowledged.
+    pub fn next_record_before_restart(&mut self, now: Instant) -> Option<Record> {
+        // All buffered lines go in before the flush, so that a stack trace
+        // split across them is joined whole.
+        while let Some(line) = self.framer.next_line() {
+            self.assembler.push_line(line, now);
+        }
+        if let Some(record) = self.pop_record() {
+            return Some(record);
+        }
+        self.assembler.flush_all(now);
+        let record = self.pop_record();
+        self.drained_before_restart = record.is_none();
+        record
+    }
+
+    /// Reports whether a truncated file may start over at offset 0: what was
+    /// read before the truncation was taken and acknowledged.
+    pub fn is_ready_to_restart(&self) -> bool {
+        self.drained_before_restart && !self.has_unacknowledged()
+    }
+
     fn pop_record(&mut self) -> Option<Record> {
         let record = self.assembler.pop()?;
         self.taken_offset = record.end_offset;
@@ -321,10 +350,8 @@ impl FollowedFile {
     }
 
     /// Starts over at offset 0 after a truncation. Held bytes of a partial
-    /// line are dropped, because they belong to the content that was cut.
-    // NOTE: lines still held for merging or joining are dropped with them, so
-    // a multiline record or a CRI partial line pending at a truncation is
-    // never sent.
+    /// line without its newline are dropped, because they belong to the
+    /// content that was cut and may continue in bytes that are gone.
     pub fn restart_from_beginning(&mut self) -> io::Result<()> {
         self.file.seek(SeekFrom::Start(0))?;
         self.framer.reset(0);
@@ -333,6 +360,7 @@ impl FollowedFile {
         self.taken_offset = 0;
         self.at_eof = false;
         self.truncation_pending = false;
+        self.drained_before_restart = false;
         self.last_checked = None;
         self.fingerprint = Fingerprint::read(&self.file, FINGERPRINT_MAX_BYTES)?;
         Ok(())

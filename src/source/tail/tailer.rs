@@ -288,8 +288,9 @@ impl Tailer {
     }
 
     /// Restarts truncated files from offset 0, and closes files that fail.
-    /// A truncated file with unacknowledged records restarts only once they
-    /// are acknowledged, because their offsets belong to the old content.
+    /// A truncated file restarts only once the records read before the
+    /// truncation were sent and acknowledged, because their offsets belong
+    /// to the old content.
     fn check_followed_content(&mut self) {
         let mut truncated = Vec::new();
         let mut failed = Vec::new();
@@ -305,7 +306,7 @@ impl Tailer {
                     }
                 }
             }
-            if !file.has_unacknowledged() {
+            if file.is_ready_to_restart() {
                 truncated.push(*id);
             }
         }
@@ -676,9 +677,6 @@ impl Tailer {
             let Some(tracked) = self.files.get_mut(id) else {
                 continue;
             };
-            if tracked.file.truncation_pending {
-                continue;
-            }
             let result = fill_from_file(tracked, *id, &mut batch, max_lines, now, observed);
             Metrics::add(
                 &self.metrics.tail_bytes_total,
@@ -794,7 +792,8 @@ impl Tailer {
 }
 
 /// Moves records from one file into `batch` until the batch is full or the
-/// file has no record ready, even after sending what waited too long.
+/// file has no record ready, even after sending what waited too long. From a
+/// truncated file it moves only what was read before the truncation.
 fn fill_from_file(
     tracked: &mut Tracked,
     id: FileId,
@@ -806,6 +805,15 @@ fn fill_from_file(
     let Tracked {
         file, attributes, ..
     } = tracked;
+    if file.truncation_pending {
+        while !batch.is_full(max_lines)
+            && let Some(record) = file.next_record_before_restart(now)
+        {
+            batch.push(id, attributes, record, observed_unix_nanos);
+        }
+        return Ok(());
+    }
+
     while !batch.is_full(max_lines) {
         let record = match file.next_record(now)? {
             Some(record) => record,
