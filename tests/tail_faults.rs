@@ -304,12 +304,7 @@ fn parse_line(body: &str) -> Option<(usize, u64)> {
     Some((index, number))
 }
 
-// NOTE: this test loses lines (684 of 28,338 in one run, in consecutive
-// stretches such as 4319-4334) since the CRI/multiline assembler and the
-// journaled checkpoints were combined; each passed it alone. It runs only
-// when asked: `cargo test --test tail_faults -- --ignored`.
 #[test]
-#[ignore = "loses lines since the assembler and the checkpoint journal were combined"]
 fn tail_survives_kills_and_rotations() {
     let parameters = Parameters::from_env();
     let started = Instant::now();

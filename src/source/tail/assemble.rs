@@ -265,15 +265,31 @@ impl Assembler {
     /// timeout. Call it only when the file has no more data for now, so a
     /// backlog is never mistaken for a pause.
     pub fn flush_expired(&mut self, now: Instant) {
+        let multiline_timeout = self.settings.multiline.as_ref().map(|m| m.timeout());
+        self.flush_older_than(now, self.settings.partial_line_timeout, multiline_timeout);
+    }
+
+    /// Sends every line still being merged or joined as it is, after a
+    /// truncation, when no later line can complete it.
+    pub fn flush_all(&mut self, now: Instant) {
+        self.flush_older_than(now, Duration::ZERO, Some(Duration::ZERO));
+    }
+
+    fn flush_older_than(
+        &mut self,
+        now: Instant,
+        partial_line_timeout: Duration,
+        multiline_timeout: Option<Duration>,
+    ) {
         for slot in 0..SLOTS {
-            let timeout = self.settings.partial_line_timeout;
-            if let Some(chunk) = self.mergers[slot].take_expired(now, timeout) {
+            if let Some(chunk) = self.mergers[slot].take_expired(now, partial_line_timeout) {
                 self.dispatch(slot, chunk);
             }
         }
 
-        if let Some(multiline) = &self.settings.multiline {
-            let timeout = multiline.timeout();
+        if self.settings.multiline.is_some()
+            && let Some(timeout) = multiline_timeout
+        {
             for slot in 0..SLOTS {
                 if let Some(joined) = self.joiners[slot].take_expired(now, timeout) {
                     self.emit_joined(slot, joined);

@@ -65,8 +65,9 @@ pub struct Checkpoint {
     pub fingerprint: Fingerprint,
     /// Offset just past the last acknowledged record.
     pub offset: u64,
-    /// The path the file was last seen under. Used to look for the file in
-    /// the same directory after it was renamed out of the include globs.
+    /// The last path matching the include globs that the file was seen
+    /// under. After the file is renamed out of the globs, the file is looked
+    /// for in this path's directory and read with this path's settings.
     pub path: PathBuf,
     /// When the file was last seen, in seconds since the Unix epoch.
     pub last_seen_unix_secs: u64,

@@ -135,6 +135,11 @@ pub struct FollowedFile {
     pub fingerprint: Fingerprint,
     /// Offset up to which every record was acknowledged downstream.
     pub committed_offset: u64,
+    /// End offset of the last record taken from the file: the committed
+    /// offset once every record taken is acknowledged. It can stay below
+    /// the framed offset, because the line ending of a flushed partial line
+    /// makes no record.
+    taken_offset: u64,
     pub status: PathStatus,
     /// When bytes last arrived, which starts the wait for a partial line.
     pub last_data_at: Instant,
@@ -145,6 +150,8 @@ pub struct FollowedFile {
     /// over at 0, so that no offset of the old content is committed for the
     /// new one.
     pub truncation_pending: bool,
+    /// Set once everything read before a pending truncation was taken.
+    drained_before_restart: bool,
     file: File,
     framer: LineFramer,
     assembler: Assembler,
@@ -186,10 +193,12 @@ impl FollowedFile {
             id,
             fingerprint,
             committed_offset: offset,
+            taken_offset: offset,
             status: PathStatus::Current,
             last_data_at: now,
             at_eof: false,
             truncation_pending: false,
+            drained_before_restart: false,
             file,
             framer,
             assembler,
@@ -218,7 +227,7 @@ impl FollowedFile {
     /// Returns true if records were taken from the file that are not
     /// acknowledged yet: they are in a batch in flight or read ahead.
     pub fn has_unacknowledged(&self) -> bool {
-        self.committed_offset != self.framer.framed_offset()
+        self.committed_offset != self.taken_offset
     }
 
     /// Returns the lines, malformed lines and cuts counted since the last
@@ -239,7 +248,7 @@ impl FollowedFile {
     /// [`Self::next_expired_record`].
     pub fn next_record(&mut self, now: Instant) -> io::Result<Option<Record>> {
         loop {
-            if let Some(record) = self.assembler.pop() {
+            if let Some(record) = self.pop_record() {
                 return Ok(Some(record));
             }
             if let Some(line) = self.framer.next_line() {
@@ -263,7 +272,7 @@ impl FollowedFile {
     /// merged or joined after its timeout. Call it only after
     /// [`Self::next_record`] returned `Ok(None)`.
     pub fn next_expired_record(&mut self, now: Instant) -> Option<Record> {
-        if let Some(record) = self.assembler.pop() {
+        if let Some(record) = self.pop_record() {
             return Some(record);
         }
 
@@ -274,7 +283,39 @@ impl FollowedFile {
             self.assembler.push_line(line, now);
         }
         self.assembler.flush_expired(now);
-        self.assembler.pop()
+        self.pop_record()
+    }
+
+    /// Returns the next record of what was read before a truncation:
+    /// complete lines still in the read buffer, then lines held for merging
+    /// or joining, sent as they are. Reads nothing more, because the file's
+    /// bytes are new content now. Returns `None` once all of it was taken,
+    /// which lets the file restart once it is acknowledged.
+    pub fn next_record_before_restart(&mut self, now: Instant) -> Option<Record> {
+        // All buffered lines go in before the flush, so that a stack trace
+        // split across them is joined whole.
+        while let Some(line) = self.framer.next_line() {
+            self.assembler.push_line(line, now);
+        }
+        if let Some(record) = self.pop_record() {
+            return Some(record);
+        }
+        self.assembler.flush_all(now);
+        let record = self.pop_record();
+        self.drained_before_restart = record.is_none();
+        record
+    }
+
+    /// Reports whether a truncated file may start over at offset 0: what was
+    /// read before the truncation was taken and acknowledged.
+    pub fn is_ready_to_restart(&self) -> bool {
+        self.drained_before_restart && !self.has_unacknowledged()
+    }
+
+    fn pop_record(&mut self) -> Option<Record> {
+        let record = self.assembler.pop()?;
+        self.taken_offset = record.end_offset;
+        Some(record)
     }
 
     /// Checks whether the file was truncated in place: its size dropped below
@@ -309,14 +350,17 @@ impl FollowedFile {
     }
 
     /// Starts over at offset 0 after a truncation. Held bytes of a partial
-    /// line are dropped, because they belong to the content that was cut.
+    /// line without its newline are dropped, because they belong to the
+    /// content that was cut and may continue in bytes that are gone.
     pub fn restart_from_beginning(&mut self) -> io::Result<()> {
         self.file.seek(SeekFrom::Start(0))?;
         self.framer.reset(0);
         self.assembler.reset(0);
         self.committed_offset = 0;
+        self.taken_offset = 0;
         self.at_eof = false;
         self.truncation_pending = false;
+        self.drained_before_restart = false;
         self.last_checked = None;
         self.fingerprint = Fingerprint::read(&self.file, FINGERPRINT_MAX_BYTES)?;
         Ok(())
@@ -574,6 +618,26 @@ mod tests {
         assert_eq!(record.body, "first part");
         assert_eq!(record.end_offset, 41);
         file.committed_offset = record.end_offset;
+        assert!(file.is_drained());
+    }
+
+    #[test]
+    fn line_ending_of_flushed_line_drained() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("a.log");
+        fs::write(&path, "par").unwrap();
+        let mut file = follow(&path, 0);
+        assert_eq!(read_all(&mut file), Vec::<String>::new());
+
+        let later = Instant::now() + Duration::from_millis(150);
+        let record = file.next_expired_record(later).unwrap();
+        assert_eq!(record.body, "par");
+        file.committed_offset = record.end_offset;
+        append(&path, b"\n");
+        assert_eq!(read_all(&mut file), Vec::<String>::new());
+
+        assert_eq!(file.read_offset(), 4);
+        assert!(!file.has_unacknowledged(), "the line ending made no record");
         assert!(file.is_drained());
     }
 }

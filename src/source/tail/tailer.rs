@@ -49,6 +49,12 @@ pub const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);
 struct Tracked {
     file: FollowedFile,
     attributes: FileAttributes,
+    /// The matching path saved in the file's checkpoint, which chooses its
+    /// settings. It is `file.path`, except for a file found by identity
+    /// after a rename out of the globs. Such a file keeps the path of its
+    /// checkpoint, because its new name matches no source, so a restart
+    /// before it is finished would find no settings for it.
+    checkpoint_path: PathBuf,
 }
 
 /// A file closed while idle to stay under `max_open_files`, and what it
@@ -282,8 +288,9 @@ impl Tailer {
     }
 
     /// Restarts truncated files from offset 0, and closes files that fail.
-    /// A truncated file with unacknowledged records restarts only once they
-    /// are acknowledged, because their offsets belong to the old content.
+    /// A truncated file restarts only once the records read before the
+    /// truncation were sent and acknowledged, because their offsets belong
+    /// to the old content.
     fn check_followed_content(&mut self) {
         let mut truncated = Vec::new();
         let mut failed = Vec::new();
@@ -299,7 +306,7 @@ impl Tailer {
                     }
                 }
             }
-            if !file.has_unacknowledged() {
+            if file.is_ready_to_restart() {
                 truncated.push(*id);
             }
         }
@@ -325,7 +332,8 @@ impl Tailer {
         );
         match file.restart_from_beginning() {
             Ok(()) => {
-                self.store.set(id, file.fingerprint, 0, &file.path);
+                self.store
+                    .set(id, file.fingerprint, 0, &tracked.checkpoint_path);
             }
             Err(err) => self.drop_after_error(id, &err),
         }
@@ -589,13 +597,14 @@ impl Tailer {
                 } else {
                     tracing::info!(path = %LogPath(path), offset, "following a file");
                 }
-                self.store.set(id, fingerprint, offset, path);
+                self.store.set(id, fingerprint, offset, &settings_path);
                 let attributes = FileAttributes::new(path, &self.host_resource);
                 self.files.insert(
                     id,
                     Tracked {
                         file: followed,
                         attributes,
+                        checkpoint_path: settings_path,
                     },
                 );
             }
@@ -668,9 +677,6 @@ impl Tailer {
             let Some(tracked) = self.files.get_mut(id) else {
                 continue;
             };
-            if tracked.file.truncation_pending {
-                continue;
-            }
             let result = fill_from_file(tracked, *id, &mut batch, max_lines, now, observed);
             Metrics::add(
                 &self.metrics.tail_bytes_total,
@@ -728,7 +734,8 @@ impl Tailer {
             };
             let file = &mut tracked.file;
             file.committed_offset = offset;
-            self.store.set(id, file.fingerprint, offset, &file.path);
+            self.store
+                .set(id, file.fingerprint, offset, &tracked.checkpoint_path);
         }
     }
 
@@ -785,7 +792,8 @@ impl Tailer {
 }
 
 /// Moves records from one file into `batch` until the batch is full or the
-/// file has no record ready, even after sending what waited too long.
+/// file has no record ready, even after sending what waited too long. From a
+/// truncated file it moves only what was read before the truncation.
 fn fill_from_file(
     tracked: &mut Tracked,
     id: FileId,
@@ -794,7 +802,18 @@ fn fill_from_file(
     now: Instant,
     observed_unix_nanos: u64,
 ) -> std::io::Result<()> {
-    let Tracked { file, attributes } = tracked;
+    let Tracked {
+        file, attributes, ..
+    } = tracked;
+    if file.truncation_pending {
+        while !batch.is_full(max_lines)
+            && let Some(record) = file.next_record_before_restart(now)
+        {
+            batch.push(id, attributes, record, observed_unix_nanos);
+        }
+        return Ok(());
+    }
+
     while !batch.is_full(max_lines) {
         let record = match file.next_record(now)? {
             Some(record) => record,

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::atomic::Ordering;
 
 use super::*;
-use crate::config::GlobPattern;
+use crate::config::{GlobPattern, MultilineConfig, StartPattern};
 use crate::source::tail::checkpoint::CheckpointStore;
 use crate::source::tail::file::Fingerprint;
 
@@ -184,7 +184,9 @@ fn truncated_file_read_from_start() {
     truncate(&path);
     append(&path, b"c\n");
 
-    assert_eq!(read_and_commit(&mut tailer), vec!["c"]);
+    // The first round finds the truncation and sends what was read before
+    // it (nothing here), the second restarts the file.
+    assert_eq!(read_rounds(&mut tailer, 2), vec!["c"]);
     assert_eq!(setup.counter("tail_files_rotated_total"), 1);
     assert!(tailer.write_checkpoints());
     let store = CheckpointStore::load(&setup.data_dir).unwrap();
@@ -409,6 +411,36 @@ fn renamed_out_of_globs_while_stopped_finished() {
     );
     append(&path, b"after restart\n");
     assert_eq!(read_and_commit(&mut restarted), vec!["after restart"]);
+}
+
+#[test]
+fn renamed_file_finished_over_two_restarts() {
+    let setup = Setup::new();
+    let path = setup.path("app.log");
+    append(&path, b"1\n");
+    let mut tailer = setup.tailer(StartAt::Beginning);
+    assert_eq!(read_and_commit(&mut tailer), vec!["1"]);
+    assert!(tailer.write_checkpoints());
+    drop(tailer);
+
+    append(&path, b"2\n3\n");
+    fs::rename(&path, setup.path("app.log.1")).unwrap();
+    // One line per batch, so the agent stops with the rotated file half
+    // read and checkpointed.
+    let config = TailConfig {
+        max_batch_lines: 1,
+        ..setup.config(StartAt::Beginning)
+    };
+    let mut restarted = setup.tailer_with(config.clone());
+    assert_eq!(read_and_commit(&mut restarted), vec!["2"]);
+    assert!(restarted.write_checkpoints());
+    drop(restarted);
+
+    // The checkpoint still names the path the globs matched, so the second
+    // restart finds settings for the rotated file and reads its rest.
+    let mut restarted_again = setup.tailer_with(config);
+    assert_eq!(read_and_commit(&mut restarted_again), vec!["3"]);
+    assert!(read_and_commit(&mut restarted_again).is_empty());
 }
 
 #[test]
@@ -688,4 +720,76 @@ fn truncation_waits_for_batch_in_flight() {
     let store = CheckpointStore::load(&setup.data_dir).unwrap();
     let id = FileId::of(&fs::metadata(&path).unwrap());
     assert_eq!(store.get(id).unwrap().offset, 2);
+}
+
+#[test]
+fn truncation_after_flushed_partial_line() {
+    let setup = Setup::new();
+    let path = setup.path("app.log");
+    append(&path, b"par");
+    let mut tailer = setup.tailer(StartAt::Beginning);
+    let start = Instant::now();
+    tailer.rescan(start);
+    assert!(tailer.collect(start).is_empty());
+    let batch = tailer.collect(start + Duration::from_millis(60));
+    assert_eq!(batch.bodies(), vec!["par"]);
+    tailer.commit(batch.offsets());
+
+    // The line ending of the flushed line makes no record, so nothing is
+    // left to acknowledge and the truncation is handled at once.
+    append(&path, b"\n");
+    assert!(read_and_commit(&mut tailer).is_empty());
+    truncate(&path);
+    append(&path, b"new\n");
+
+    assert_eq!(read_rounds(&mut tailer, 3), vec!["new"]);
+    assert_eq!(setup.counter("tail_files_rotated_total"), 1);
+}
+
+#[test]
+fn truncation_sends_lines_read_before_it() {
+    let setup = Setup::new();
+    let path = setup.path("app.log");
+    append(&path, b"a\nb\nc\n");
+    let config = TailConfig {
+        max_batch_lines: 1,
+        ..setup.config(StartAt::Beginning)
+    };
+    let mut tailer = setup.tailer_with(config);
+    assert_eq!(read_and_commit(&mut tailer), vec!["a"]);
+
+    // `b` and `c` were read with `a` and wait in the read buffer.
+    truncate(&path);
+    append(&path, b"new\n");
+
+    assert_eq!(read_rounds(&mut tailer, 6), vec!["b", "c", "new"]);
+}
+
+#[test]
+fn truncation_sends_pending_multiline_record() {
+    let setup = Setup::new();
+    let path = setup.path("app.log");
+    let config = TailConfig {
+        multiline: Some(MultilineConfig {
+            start_pattern: StartPattern::try_from(r"^start".to_string()).unwrap(),
+            timeout_ms: 60_000,
+            max_lines: 100,
+            max_bytes: 10_000,
+        }),
+        ..setup.config(StartAt::Beginning)
+    };
+    let mut tailer = setup.tailer_with(config);
+    append(&path, b"start 1\n  at a\n");
+    assert!(
+        read_and_commit(&mut tailer).is_empty(),
+        "waits for more lines"
+    );
+
+    truncate(&path);
+    append(&path, b"start 2\nstart 3\n");
+
+    assert_eq!(
+        read_rounds(&mut tailer, 4),
+        vec!["start 1\n  at a", "start 2"]
+    );
 }
