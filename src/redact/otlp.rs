@@ -250,11 +250,50 @@ trait Edit {
 
     /// Returns the kind of a sensitive attribute key, by its dotted path.
     fn key_kind(&self, path: &str) -> Option<KindId>;
+
+    /// Returns how many values this edit has changed so far.
+    fn change_count(&self) -> usize {
+        0
+    }
+
+    /// Reports whether the top-level string attribute `key` = `value` was
+    /// seen before and left unchanged, so handling it again can be skipped.
+    fn is_known_unchanged(&self, _key: &str, _value: &str) -> bool {
+        false
+    }
+
+    /// Notes that the top-level string attribute `key` = `value` was left
+    /// unchanged.
+    fn remember_unchanged(&mut self, _key: &str, _value: &str) {}
 }
 
 /// Redacts strings and replaces the values of sensitive keys by tokens.
+///
+/// Records of one source tend to repeat the same attributes (a tailed
+/// file's `log.file.path`, an SDK's `code.namespace`), so the edit keeps
+/// the last few top-level string attributes that came out unchanged and
+/// skips them when they come again. Redaction depends only on the key and
+/// the value, so a pair that was clean once is clean every time.
 struct RedactEdit<'a> {
     redactor: &'a Redactor,
+    changes: usize,
+    /// Top-level string attributes found clean, oldest first.
+    unchanged: Vec<(String, String)>,
+}
+
+/// Clean attributes an edit remembers: enough for the file attributes of
+/// tailed records and a typical SDK's per-record attributes, few enough
+/// that a linear search stays cheaper than one scan.
+const REMEMBERED_ATTRIBUTES: usize = 8;
+
+impl<'a> RedactEdit<'a> {
+    fn new(redactor: &'a Redactor) -> RedactEdit<'a> {
+        RedactEdit {
+            redactor,
+            changes: 0,
+            unchanged: Vec::new(),
+        }
+    }
 }
 
 impl Edit for RedactEdit<'_> {
@@ -270,6 +309,7 @@ impl Edit for RedactEdit<'_> {
             Cow::Owned(redacted) => redacted,
         };
         *text = redacted;
+        self.changes += 1;
     }
 
     fn text_in_form(&mut self, form: TextForm, text: &mut String) {
@@ -280,6 +320,7 @@ impl Edit for RedactEdit<'_> {
         };
         if let Some(redacted) = redacted {
             *text = redacted;
+            self.changes += 1;
         }
     }
 
@@ -311,17 +352,35 @@ impl Edit for RedactEdit<'_> {
             | Value::KvlistValue(_) => return,
         }
         *value = Value::StringValue(token);
+        self.changes += 1;
     }
 
     fn key_kind(&self, path: &str) -> Option<KindId> {
         self.redactor.engine().sensitive_key_kind(path)
+    }
+
+    fn change_count(&self) -> usize {
+        self.changes
+    }
+
+    fn is_known_unchanged(&self, key: &str, value: &str) -> bool {
+        self.unchanged
+            .iter()
+            .any(|(known_key, known_value)| known_key == key && known_value == value)
+    }
+
+    fn remember_unchanged(&mut self, key: &str, value: &str) {
+        if self.unchanged.len() == REMEMBERED_ATTRIBUTES {
+            self.unchanged.remove(0);
+        }
+        self.unchanged.push((key.to_string(), value.to_string()));
     }
 }
 
 /// Applies `visit` to `item` with an edit that redacts, and reports whether
 /// it finished without a panic.
 fn redacts<T>(item: &mut T, visit: impl Fn(&mut T, &mut dyn Edit), redactor: &Redactor) -> bool {
-    redacts_with(item, visit, &mut RedactEdit { redactor })
+    redacts_with(item, visit, &mut RedactEdit::new(redactor))
 }
 
 fn redacts_with<T>(
@@ -339,7 +398,7 @@ fn retain_redacted<T>(
     visit: impl Fn(&mut T, &mut dyn Edit),
     redactor: &Redactor,
 ) -> usize {
-    retain_redacted_with(items, visit, &mut RedactEdit { redactor })
+    retain_redacted_with(items, visit, &mut RedactEdit::new(redactor))
 }
 
 fn retain_redacted_with<T>(
@@ -443,6 +502,15 @@ fn visit_attributes(
         let Some(value) = value else {
             continue;
         };
+        let top_level_string = match (path.is_empty(), sensitive, &value.value) {
+            (true, None, Some(Value::StringValue(text))) => Some(text.as_str()),
+            _ => None,
+        };
+        if top_level_string.is_some_and(|text| edit.is_known_unchanged(key, text)) {
+            continue;
+        }
+        let changes_before = edit.change_count();
+
         // Top-level keys, by far the most common, are looked up without
         // building a path.
         let child_path = match path.is_empty() {
@@ -462,6 +530,13 @@ fn visit_attributes(
         // (`quota.alice@example.com`) must not pass raw either.
         drop(child_path);
         edit.text(key);
+
+        if let (true, None, Some(Value::StringValue(text))) =
+            (path.is_empty(), sensitive, &value.value)
+            && edit.change_count() == changes_before
+        {
+            edit.remember_unchanged(key, text);
+        }
     }
 }
 
@@ -693,12 +768,7 @@ mod tests {
             ..Default::default()
         };
 
-        visit_log_record(
-            &mut record,
-            &mut RedactEdit {
-                redactor: &redactor,
-            },
-        );
+        visit_log_record(&mut record, &mut RedactEdit::new(&redactor));
 
         let text_of = |value: &Option<AnyValue>| match value.as_ref().and_then(|v| v.value.as_ref())
         {
@@ -726,6 +796,52 @@ mod tests {
         assert_eq!(dropped, 1);
         assert_eq!(records.len(), 1, "the record that redacted stays");
         assert_eq!(common_body(&records[0]), Some("BODY TEXT"));
+    }
+
+    #[test]
+    fn repeated_clean_attributes_skipped() {
+        let key = crate::token::Key::from_text(&"ab".repeat(32), "k1").unwrap();
+        let engine = crate::detect::Engine::builtin(&Default::default()).unwrap();
+        let redactor = Redactor::new(engine, crate::token::Tokenizer::new(key));
+        let record = |path: &str, user: &str| LogRecord {
+            attributes: vec![
+                attribute("log.file.path", string(path)),
+                attribute("user", string(user)),
+            ],
+            ..Default::default()
+        };
+        let mut records = vec![
+            record("/var/log/app.log", "alice@example.com"),
+            record("/var/log/app.log", "alice@example.com"),
+            record("/var/log/bob@example.com.log", "carol"),
+        ];
+        let mut edit = RedactEdit::new(&redactor);
+
+        let dropped = retain_redacted_with(&mut records, visit_log_record, &mut edit);
+
+        assert_eq!(dropped, 0);
+        let values: Vec<String> = records
+            .iter()
+            .flat_map(|record| &record.attributes)
+            .map(
+                |attribute| match attribute.value.as_ref().and_then(|v| v.value.as_ref()) {
+                    Some(Value::StringValue(text)) => text.clone(),
+                    other => panic!("not a string: {other:?}"),
+                },
+            )
+            .collect();
+        assert_eq!(values[0], "/var/log/app.log");
+        assert_eq!(values[2], "/var/log/app.log");
+        assert!(values[1].starts_with("EMAIL_k1_"), "{}", values[1]);
+        assert_eq!(
+            values[1], values[3],
+            "a changed value is redacted every time"
+        );
+        assert!(values[4].starts_with("/var/log/EMAIL_k1_"), "{}", values[4]);
+        assert_eq!(values[5], "carol");
+        assert!(edit.is_known_unchanged("log.file.path", "/var/log/app.log"));
+        assert!(!edit.is_known_unchanged("user", "alice@example.com"));
+        assert!(edit.is_known_unchanged("user", "carol"));
     }
 
     fn common_body(record: &LogRecord) -> Option<&str> {
