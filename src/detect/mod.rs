@@ -178,7 +178,7 @@ pub enum BuildError {
     #[error("disabled kind {kind:?} is not defined; known kinds: {known}")]
     UnknownDisabledKind { kind: String, known: String },
 
-    #[error("failed to read word list {path}: {source}")]
+    #[error("failed to read word list {path}")]
     DictionaryRead {
         path: PathBuf,
         #[source]

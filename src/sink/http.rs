@@ -1,6 +1,7 @@
 //! Exports batches to a downstream collector over OTLP/HTTP with protobuf
 //! bodies, as the OpenTelemetry exporters do: each signal is posted to its
-//! path (`/v1/logs`, `/v1/traces`) under the configured base endpoint.
+//! path (`/v1/logs`, `/v1/traces`, `/v1/metrics`) under the configured
+//! base endpoint.
 //!
 //! Status codes are sorted as the OTLP specification sorts them: 429, 502,
 //! 503 and 504 are retryable, with the `Retry-After` header (seconds or an
