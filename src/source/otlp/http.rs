@@ -377,9 +377,21 @@ fn parse<S: Signal>(plain: &[u8], encoding: Encoding) -> Result<S::Request, Deco
             ))
         }),
         Encoding::Json => serde_json::from_slice(plain).map_err(|err| {
-            // serde_json's message names the line and column, and for a bad
-            // value its type, never the value itself.
-            DecodeError::Invalid(format!("the request is not valid OTLP JSON: {err}"))
+            // serde_json's own message quotes the offending value
+            // (`invalid type: string "ann@example.com"`), which would send
+            // personal data back to the client and into its logs, so only
+            // the error's category and position are named.
+            let problem = match err.classify() {
+                serde_json::error::Category::Syntax => "a syntax error",
+                serde_json::error::Category::Data => "a value of the wrong type or form",
+                serde_json::error::Category::Eof => "an unexpected end of input",
+                serde_json::error::Category::Io => "a read error",
+            };
+            DecodeError::Invalid(format!(
+                "the request is not valid OTLP JSON: {problem} at line {}, column {}",
+                err.line(),
+                err.column()
+            ))
         }),
     }
 }
@@ -422,6 +434,21 @@ fn request_format(headers: &HeaderMap) -> Result<(Encoding, bool), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_error_omits_values() {
+        let body = br#"{"resourceLogs":[{"resource":"ann@example.com"}]}"#;
+
+        let Err(DecodeError::Invalid(message)) =
+            parse::<crate::source::otlp::signal::Logs>(body, Encoding::Json)
+        else {
+            panic!("expected an invalid request");
+        };
+
+        assert!(!message.contains("ann@example.com"), "{message}");
+        assert!(message.contains("line 1, column"), "{message}");
+        assert!(message.contains("wrong type"), "{message}");
+    }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
