@@ -123,10 +123,33 @@ impl Redactor {
                 self.push_whole_value_token(kind, &text, &mut token);
                 Some(encode(&token))
             }
-            None => match self.redact_text("", &text) {
-                Cow::Borrowed(_) => None,
-                Cow::Owned(redacted) => Some(encode(&redacted)),
-            },
+            None => self
+                .redact_unkeyed_value(name, &text)
+                .map(|value| encode(&value)),
+        }
+    }
+
+    /// Redacts a decoded value whose name is not a sensitive key. The value
+    /// is scanned after its name, as `name=value` reads in a log line, so
+    /// rules keyed by a name (`token=...`, `password=...`) find it here too.
+    fn redact_unkeyed_value(&self, name: Option<&str>, text: &str) -> Option<String> {
+        if let Some(name) = name {
+            let pair = format!("{name}={text}");
+            let Cow::Owned(redacted) = self.redact_text("", &pair) else {
+                return None;
+            };
+            if let Some(value) = redacted
+                .strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix('='))
+            {
+                return (value != text).then(|| value.to_string());
+            }
+            // A hit reached into the name, which is redacted on its own, so
+            // the value is scanned alone below.
+        }
+        match self.redact_text("", text) {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(redacted) => Some(redacted),
         }
     }
 }

@@ -174,6 +174,27 @@ fn url_query_values_decoded_and_redacted() {
 }
 
 #[test]
+fn url_query_value_read_after_its_name() {
+    let span = redacted_span(vec![
+        attribute(
+            "url.full",
+            string("https://api.example/v1/items?token=abc123secret&version=1.2.3.4"),
+        ),
+        attribute("url.query", string("token=abc123secret")),
+    ]);
+
+    let full = string_of(&span.attributes, "url.full");
+    assert!(!full.contains("abc123secret"), "{full}");
+    assert!(full.contains("?token=BEARER_TOKEN_k1_"), "{full}");
+    assert!(
+        full.ends_with("&version=1.2.3.4"),
+        "a dotted quad after a version key is a version: {full}"
+    );
+    let query = string_of(&span.attributes, "url.query");
+    assert!(query.starts_with("token=BEARER_TOKEN_k1_"), "{query}");
+}
+
+#[test]
 fn header_attributes_redacted() {
     let span = redacted_span(vec![
         attribute(
