@@ -972,6 +972,11 @@ fn email_forms() {
             "EMAIL",
             "bob@sub.example.org",
         ),
+        (
+            "rotated /var/log/mail/grace@example.com.log.gz",
+            "EMAIL",
+            "grace@example.com",
+        ),
     ]);
 }
 

@@ -14,6 +14,7 @@ mod bsn;
 mod codice_fiscale;
 mod cpf;
 mod dni;
+mod email;
 mod iban;
 mod imei;
 mod ip;
@@ -56,6 +57,9 @@ pub(crate) enum Validator {
     Ipv6,
     /// One separator throughout, not part of a longer hex run.
     Mac,
+    /// E-mail address, without a file name extension taken for its
+    /// top-level domain.
+    Email,
     /// 7 to 15 digits, not glued to a preceding word; international
     /// numbers must fit their country's numbering plan.
     Phone,
@@ -127,6 +131,7 @@ impl Validator {
             Validator::Ipv4InHostName => ip::check_v4_in_host_name(haystack, start, end),
             Validator::Ipv6 => ip::check_v6(text, start, end),
             Validator::Mac => mac::check(haystack, start, end),
+            Validator::Email => email::check(haystack, start, end),
             Validator::Phone => phone::check(haystack, start, end),
             Validator::PhoneInternational => phone::check_international(haystack, start, end),
             Validator::PhoneNorthAmerican => phone::check_north_american(haystack, start, end),
