@@ -5,7 +5,10 @@
 //!
 //! Usage: `otlp_sink PORT EXPECTED_RECORDS [TIMEOUT_SECONDS]`
 //!
-//! Prints `records=N` on standard output and exits 0 when at least
+//! PORT 0 takes a free port. Either way the sink prints `port=N` on
+//! standard output once it listens, so a script learns the port from the
+//! sink that bound it rather than guessing a free one. It prints
+//! `records=N` on standard output and exits 0 when at least
 //! EXPECTED_RECORDS arrived, or exits 1 after TIMEOUT_SECONDS (default 600).
 //! It listens on 127.0.0.1 only.
 
@@ -86,6 +89,13 @@ async fn main() {
             std::process::exit(1);
         }
     };
+    match listener.local_addr() {
+        Ok(address) => println!("port={}", address.port()),
+        Err(err) => {
+            eprintln!("failed to read the listening address: {err}");
+            std::process::exit(1);
+        }
+    }
     // Without TCP_NODELAY, Nagle's algorithm holds back the small frames of
     // each response until the agent's delayed ACK, which adds tens of
     // milliseconds to every batch and would be measured as the agent's.
