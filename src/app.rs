@@ -48,6 +48,27 @@ pub fn load_key(config: &KeyConfig) -> anyhow::Result<Key> {
     }
 }
 
+/// Reads what `run` reads at start besides the detector settings: the token
+/// key, the receivers' TLS and token files, and the exporter's TLS
+/// certificates and header values, from files or environment variables.
+/// Binds no port and connects to nothing.
+///
+/// # Errors
+///
+/// Fails with the message `run` would give, naming the file or variable.
+pub fn check_environment(config: &Config) -> anyhow::Result<()> {
+    load_key(&config.key)?;
+    ReceiverSettings::load(&config.otlp_receiver)?;
+
+    // tonic starts a lazy channel's task on the current runtime, so the
+    // exporter is built inside one.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    runtime.block_on(async { Sink::from_config(&config.exporter).map(drop) })
+}
+
 /// Builds the detection engine a configuration describes: the built-in pack
 /// minus the disabled kinds, plus the configured word lists, sensitive keys
 /// and allow lists. `hush validate` runs this too, so a missing word list

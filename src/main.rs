@@ -61,6 +61,11 @@ enum Command {
         /// Configuration file (YAML) to check.
         #[arg(long, short)]
         config: PathBuf,
+        /// Check the syntax, the detector settings and the word lists only,
+        /// not the key, TLS, token and header files and environment
+        /// variables, for a machine other than the one the agent runs on.
+        #[arg(long)]
+        no_environment: bool,
     },
     /// Generate a new random token key and print it, or write it to a file
     /// readable by its owner only.
@@ -131,10 +136,22 @@ fn execute(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Validate { config: path } => {
+        Command::Validate {
+            config: path,
+            no_environment,
+        } => {
             let config = Config::load(&path)?;
             app::build_engine(&config)
                 .with_context(|| format!("invalid detector settings in {}", path.display()))?;
+            if !no_environment {
+                app::check_environment(&config).with_context(|| {
+                    format!(
+                        "{} is valid, but the agent could not start with it here (use \
+                         --no-environment to skip this check on another machine)",
+                        path.display()
+                    )
+                })?;
+            }
             println!("{}: valid", path.display());
             Ok(())
         }

@@ -28,13 +28,22 @@ fn run_with_stdin(mut command: Command, input: &[u8]) -> Output {
     child.wait_with_output().expect("wait for hush")
 }
 
-/// Writes `yaml` to `dir/name` and runs `hush validate` on it.
+/// Writes `yaml` to `dir/name` and runs `hush validate --no-environment`
+/// on it, which checks what does not depend on the machine.
 fn validate_yaml(dir: &std::path::Path, name: &str, yaml: &str) -> Output {
+    validate_yaml_with(dir, name, yaml, &["--no-environment"])
+}
+
+/// Writes `yaml` to `dir/name` and runs `hush validate` with `options`,
+/// without HUSH_KEY in the environment.
+fn validate_yaml_with(dir: &std::path::Path, name: &str, yaml: &str, options: &[&str]) -> Output {
     let path = dir.join(name);
     std::fs::write(&path, yaml).expect("write config");
     hush()
         .args(["validate", "--config"])
         .arg(&path)
+        .args(options)
+        .env_remove("HUSH_KEY")
         .output()
         .expect("run validate")
 }
@@ -276,6 +285,54 @@ fn run_without_key_refuses_to_start() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no token key configured"), "{stderr}");
     assert!(stderr.contains("hush keygen"), "{stderr}");
+}
+
+#[test]
+fn validate_checks_files_and_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = dir.path().join("token.key");
+    std::fs::write(&key, "ab".repeat(32)).expect("write key");
+    let missing_ca = dir.path().join("missing-ca.pem");
+    let config = format!(
+        "key: {{ file: {key} }}\n\
+         otlp_receiver: {{ grpc: null, http: null }}\n\
+         exporter:\n\
+         \x20 otlp:\n\
+         \x20   endpoint: https://127.0.0.1:4317\n\
+         \x20   tls: {{ ca_file: {missing_ca} }}\n",
+        key = key.display(),
+        missing_ca = missing_ca.display(),
+    );
+
+    let output = validate_yaml_with(dir.path(), "tls.yaml", &config, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "a missing CA file was accepted");
+    assert!(stderr.contains("missing-ca.pem"), "{stderr}");
+    assert!(stderr.contains("--no-environment"), "{stderr}");
+
+    let output = validate_yaml(dir.path(), "tls.yaml", &config);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let without_key = "otlp_receiver: { grpc: null, http: null }\n";
+    let output = validate_yaml_with(dir.path(), "nokey.yaml", without_key, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "a config without a key was accepted"
+    );
+    assert!(stderr.contains("no token key configured"), "{stderr}");
+
+    let with_key = format!("key: {{ file: {} }}\n{without_key}", key.display());
+    let output = validate_yaml_with(dir.path(), "key.yaml", &with_key, &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
