@@ -1,7 +1,10 @@
 //! Redacts every line of the loghub samples (real logs from ten systems, in
 //! `../shared/corpus/loghub` next to the repository) and checks that no
 //! IPv4 address survives: no dotted quad anywhere, and no dashed quad in a
-//! host name such as `dsl-082-083-227-067.example.net`.
+//! host name such as `dsl-082-083-227-067.example.net`. It also checks that
+//! no e-mail address survives, and that none of the many long digit runs
+//! in these logs (block ids, timestamps, counters) is taken for a card,
+//! IBAN or national id.
 //!
 //! The one exception is listed in [`NOT_ADDRESSES`] with its reason. Each
 //! exception must still occur, so a stale entry fails the test too.
@@ -159,4 +162,84 @@ fn loghub_addresses_all_tokenized() {
             "the exception {key}{quad} in {file} no longer occurs; remove it"
         );
     }
+}
+
+/// Kinds that these logs do not contain: every hit would be a false one.
+const ABSENT_KINDS: &[&str] = &[
+    "CREDIT_CARD",
+    "IBAN",
+    "US_SSN",
+    "US_ITIN",
+    "IMEI",
+    "ABA_ROUTING",
+    "UK_NHS",
+    "NL_BSN",
+    "ES_DNI",
+    "ES_NIE",
+    "IT_CODICE_FISCALE",
+    "FR_NIR",
+    "DE_TAX_ID",
+    "BR_CPF",
+    "CA_SIN",
+    "IN_AADHAAR",
+    "CN_RESIDENT_ID",
+    "SE_PERSONNUMMER",
+];
+
+#[test]
+fn loghub_no_false_ids() {
+    let engine = Engine::builtin(&EngineOptions::default()).unwrap();
+    let mut hits = Vec::new();
+    let mut false_hits = Vec::new();
+    let mut lines = 0;
+    for path in log_files() {
+        let bytes = std::fs::read(&path).unwrap();
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            lines += 1;
+            engine.find(line, &mut hits);
+            for hit in &hits {
+                let kind = engine.kind_name(hit.kind);
+                if ABSENT_KINDS.contains(&kind) {
+                    false_hits.push(format!("{kind} {:?} in {line}", &line[hit.start..hit.end]));
+                }
+            }
+        }
+    }
+
+    assert!(lines > 10_000, "only {lines} lines read");
+    assert!(
+        false_hits.is_empty(),
+        "{} card, IBAN or national-id hits, for example:\n  {}",
+        false_hits.len(),
+        false_hits[..false_hits.len().min(10)].join("\n  ")
+    );
+}
+
+#[test]
+fn loghub_emails_all_tokenized() {
+    let redactor = redactor();
+    let email =
+        Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}").unwrap();
+    let mut before = 0;
+    let mut survivors = Vec::new();
+    for path in log_files() {
+        let bytes = std::fs::read(&path).unwrap();
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            before += email.find_iter(line).count();
+            let redacted = redactor.redact(line);
+            survivors.extend(
+                email
+                    .find_iter(&redacted)
+                    .map(|found| found.as_str().to_owned()),
+            );
+        }
+    }
+
+    assert!(before > 0, "no e-mail addresses found in loghub");
+    assert!(
+        survivors.is_empty(),
+        "{} of {before} e-mail addresses survived: {:?}",
+        survivors.len(),
+        &survivors[..survivors.len().min(10)]
+    );
 }
