@@ -114,6 +114,11 @@ pub struct Tailer {
     /// instead of at every scan; every occurrence is still counted.
     logged_errors: HashSet<PathBuf>,
     open_limit_logged: bool,
+    /// True when the last rescan left matching files unopened because of
+    /// `max_open_files`. Rescans then come every `poll_interval_ms`, so that
+    /// those files are opened as soon as open files become idle rather than
+    /// one batch of `max_open_files` per `rescan_interval_ms`.
+    files_waiting: bool,
     checkpoint_error_logged: bool,
     metrics: Arc<Metrics>,
 }
@@ -153,6 +158,7 @@ impl Tailer {
             last_snapshot_at: None,
             logged_errors: HashSet::new(),
             open_limit_logged: false,
+            files_waiting: false,
             checkpoint_error_logged: false,
             metrics,
         })
@@ -187,11 +193,12 @@ impl Tailer {
 
     /// Reports whether the directories must be listed again: an event
     /// requested it, or the rescan interval passed. The interval is
-    /// `rescan_interval_ms` while events cover every directory, and
-    /// `poll_interval_ms` otherwise.
+    /// `rescan_interval_ms` while events cover every directory and no file
+    /// waits for room under `max_open_files`, and `poll_interval_ms`
+    /// otherwise.
     fn rescan_due(&mut self, now: Instant) -> bool {
         let requested = self.watcher.signal().take();
-        let interval = if self.watcher.is_complete() {
+        let interval = if self.watcher.is_complete() && !self.files_waiting {
             self.config.rescan_interval()
         } else {
             self.config.poll_interval()
@@ -218,6 +225,7 @@ impl Tailer {
         self.last_scan_at = Some(now);
         self.watcher.refresh();
         let current = self.scan_paths();
+        self.files_waiting = false;
 
         self.update_path_status(&current);
         self.check_followed_content();
@@ -433,6 +441,7 @@ impl Tailer {
             if !self.make_room() {
                 // Tried again at the next rescan.
                 self.unresolved.insert(id);
+                self.files_waiting = true;
                 continue;
             }
             self.open_file(&path, now, OpenReason::Renamed { expected: id });
@@ -450,6 +459,7 @@ impl Tailer {
 
         for (id, path) in new_files {
             if !self.make_room() {
+                self.files_waiting = true;
                 if !self.open_limit_logged {
                     self.open_limit_logged = true;
                     tracing::warn!(

@@ -609,6 +609,40 @@ fn idle_files_parked_over_open_limit() {
 }
 
 #[test]
+fn waiting_files_opened_before_rescan_interval() {
+    let setup = Setup::new();
+    for n in 0..8 {
+        append(
+            &setup.path(&format!("f{n}.log")),
+            format!("f{n} 1\n").as_bytes(),
+        );
+    }
+    // Events work, so without waiting files the next listing would come only
+    // after the rescan interval.
+    let config = TailConfig {
+        watch: true,
+        rescan_interval_ms: 60_000,
+        ..limited_config(&setup, 2)
+    };
+    let mut tailer = setup.tailer_with(config);
+
+    let mut now = Instant::now();
+    let mut bodies = Vec::new();
+    for _ in 0..20 {
+        let batch = tailer.step(now);
+        let offsets = batch.offsets().to_vec();
+        bodies.extend(batch.bodies());
+        tailer.commit(&offsets);
+        now += Duration::from_millis(20);
+    }
+    bodies.sort();
+
+    let expected: Vec<String> = (0..8).map(|n| format!("f{n} 1")).collect();
+    assert_eq!(bodies, expected);
+    assert!(tailer.open_file_count() <= 2);
+}
+
+#[test]
 fn busy_files_not_parked() {
     let setup = Setup::new();
     append(&setup.path("a.log"), b"a 1\n");
