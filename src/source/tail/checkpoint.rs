@@ -279,6 +279,10 @@ impl CheckpointStore {
         &self.path
     }
 
+    pub fn journal_path(&self) -> &Path {
+        &self.journal_path
+    }
+
     pub fn get(&self, id: FileId) -> Option<&Checkpoint> {
         self.entries.get(&id)
     }

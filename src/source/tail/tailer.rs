@@ -119,7 +119,13 @@ pub struct Tailer {
     /// those files are opened as soon as open files become idle rather than
     /// one batch of `max_open_files` per `rescan_interval_ms`.
     files_waiting: bool,
-    checkpoint_error_logged: bool,
+    /// Whether the last snapshot write failed and was logged. Kept apart
+    /// from journal appends, which can go on succeeding while every
+    /// snapshot fails (a read-only directory, no free inodes), so that
+    /// neither resets the other's log limit.
+    snapshot_error_logged: bool,
+    /// Whether the last journal append failed and was logged.
+    journal_error_logged: bool,
     metrics: Arc<Metrics>,
 }
 
@@ -159,7 +165,8 @@ impl Tailer {
             logged_errors: HashSet::new(),
             open_limit_logged: false,
             files_waiting: false,
-            checkpoint_error_logged: false,
+            snapshot_error_logged: false,
+            journal_error_logged: false,
             metrics,
         })
     }
@@ -756,13 +763,15 @@ impl Tailer {
         let snapshot_due = self
             .last_snapshot_at
             .is_none_or(|at| now.duration_since(at) >= SNAPSHOT_INTERVAL);
-        let result = if snapshot_due && self.store.is_dirty() {
+        if snapshot_due && self.store.is_dirty() {
             self.last_snapshot_at = Some(now);
-            self.store.write()
+            self.write_checkpoints();
         } else {
-            self.store.append_journal()
-        };
-        self.report_checkpoint_result(result);
+            let result = self.store.append_journal();
+            let path = self.store.journal_path().to_path_buf();
+            let logged = &mut self.journal_error_logged;
+            report_checkpoint_result(&self.metrics, logged, &path, result);
+        }
     }
 
     /// Writes a snapshot of the checkpoints now. Returns false on failure,
@@ -770,33 +779,41 @@ impl Tailer {
     pub fn write_checkpoints(&mut self) -> bool {
         let result = self.store.write();
         let written = result.is_ok();
-        self.report_checkpoint_result(result);
+        let path = self.store.path().to_path_buf();
+        let logged = &mut self.snapshot_error_logged;
+        report_checkpoint_result(&self.metrics, logged, &path, result);
         written
-    }
-
-    fn report_checkpoint_result(&mut self, result: std::io::Result<()>) {
-        match result {
-            Ok(()) => self.checkpoint_error_logged = false,
-            Err(err) => {
-                Metrics::inc(&self.metrics.checkpoint_write_errors_total);
-                // A full or read-only disk fails every write, so one line is
-                // logged until a write succeeds again.
-                if !self.checkpoint_error_logged {
-                    self.checkpoint_error_logged = true;
-                    tracing::error!(
-                        path = %self.store.path().display(),
-                        error = %err,
-                        "failed to write tail checkpoints"
-                    );
-                }
-            }
-        }
     }
 
     fn report_error(&mut self, path: &Path, err: &std::io::Error, message: &'static str) {
         Metrics::inc(&self.metrics.tail_read_errors_total);
         if self.logged_errors.insert(path.to_path_buf()) {
             tracing::warn!(path = %LogPath(path), error = %err, "{message}");
+        }
+    }
+}
+
+/// Counts a failed checkpoint write to `path` and logs it, once until a
+/// write of the same kind succeeds again, because a full or read-only disk
+/// fails every write.
+fn report_checkpoint_result(
+    metrics: &Metrics,
+    logged: &mut bool,
+    path: &Path,
+    result: std::io::Result<()>,
+) {
+    match result {
+        Ok(()) => *logged = false,
+        Err(err) => {
+            Metrics::inc(&metrics.checkpoint_write_errors_total);
+            if !*logged {
+                *logged = true;
+                tracing::error!(
+                    path = %path.display(),
+                    error = %err,
+                    "failed to write tail checkpoints"
+                );
+            }
         }
     }
 }

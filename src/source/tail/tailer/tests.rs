@@ -827,3 +827,63 @@ fn truncation_sends_pending_multiline_record() {
         vec!["start 1\n  at a", "start 2"]
     );
 }
+
+/// Collects everything a test's `tracing` subscriber writes.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn failing_snapshots_logged_once_between_journal_appends() {
+    let setup = Setup::new();
+    // A directory where the snapshot's temporary file goes makes every
+    // snapshot fail, while journal appends still succeed, as in a directory
+    // with no free inodes.
+    fs::create_dir_all(setup.data_dir.join("checkpoints.json.tmp")).unwrap();
+    let mut tailer = setup.tailer(StartAt::Beginning);
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+
+    tracing::subscriber::with_default(subscriber, || {
+        let mut now = Instant::now();
+        for round in 0..4 {
+            append(&setup.path("app.log"), format!("{round}\n").as_bytes());
+            assert_eq!(read_and_commit(&mut tailer), vec![round.to_string()]);
+            tailer.save_checkpoints(now);
+            append(&setup.path("app.log"), format!("{round} more\n").as_bytes());
+            assert_eq!(read_and_commit(&mut tailer).len(), 1);
+            tailer.save_checkpoints(now + Duration::from_millis(1));
+            now += SNAPSHOT_INTERVAL;
+        }
+    });
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        text.matches("failed to write tail checkpoints").count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(setup.counter("checkpoint_write_errors_total"), 4);
+    // The journal still holds the acknowledged offsets.
+    drop(tailer);
+    let store = CheckpointStore::load(&setup.data_dir).unwrap();
+    let checkpoint = store.ids().next().and_then(|id| store.get(id)).unwrap();
+    assert_eq!(
+        checkpoint.offset,
+        fs::metadata(setup.path("app.log")).unwrap().len()
+    );
+}
