@@ -111,6 +111,16 @@ impl Fingerprint {
         Ok(same_birth && current.len == self.len && current.hash == self.hash)
     }
 
+    /// Returns the fingerprint of a file that was listed but not read yet.
+    /// It covers no bytes, so it matches the file whatever it contains, and
+    /// carries the birth time from `metadata`, which distinguishes the file
+    /// from a later one at the same inode.
+    pub fn unread(metadata: &Metadata) -> Fingerprint {
+        let mut fingerprint = Fingerprint::of_bytes(&[]);
+        fingerprint.created_unix_nanos = birth_time(metadata);
+        fingerprint
+    }
+
     pub fn is_complete(&self) -> bool {
         self.len as usize >= FINGERPRINT_MAX_BYTES
     }

@@ -35,7 +35,9 @@ use super::assemble::Assembler;
 use super::batch::{Batch, FileAttributes, host_resource, unix_nanos_now};
 use super::checkpoint::CheckpointStore;
 use super::discover::{Discovery, find_by_identity};
-use super::file::{ContentChange, FileId, FollowedFile, PathStatus, open_with_identity};
+use super::file::{
+    ContentChange, FileId, Fingerprint, FollowedFile, PathStatus, open_with_identity,
+};
 use super::kubernetes::is_container_log_path;
 use super::sources::Sources;
 use super::watch::{DirectoryWatcher, RescanSignal};
@@ -97,6 +99,10 @@ pub struct Tailer {
     watcher: DirectoryWatcher,
     files: BTreeMap<FileId, Tracked>,
     parked: HashMap<FileId, ParkedFile>,
+    /// Matching files not opened yet because of `max_open_files`. Each has
+    /// a checkpoint at its start offset, so that a file rotated away while
+    /// it waits is still found by identity and read.
+    waiting: HashSet<FileId>,
     /// Checkpointed files to look for by identity if no matching path names
     /// them: every checkpoint at startup, and files that left their path
     /// while closed.
@@ -157,6 +163,7 @@ impl Tailer {
             watcher,
             files: BTreeMap::new(),
             parked: HashMap::new(),
+            waiting: HashSet::new(),
             unresolved,
             next_file: None,
             scanned_once: false,
@@ -238,6 +245,7 @@ impl Tailer {
         self.check_followed_content();
         self.close_finished_files(now);
         self.release_moved_parked_files(&current);
+        self.release_moved_waiting_files(&current);
         self.recover_renamed_files(&current, now);
         self.open_new_files(&current, now);
 
@@ -411,6 +419,17 @@ impl Tailer {
         }
     }
 
+    /// Marks waiting files that no matching path names any more for a
+    /// search by identity, because they may have been renamed out of the
+    /// globs before they were ever opened.
+    fn release_moved_waiting_files(&mut self, current: &HashMap<FileId, ScannedFile>) {
+        for id in self.waiting.drain() {
+            if !current.contains_key(&id) && !self.files.contains_key(&id) {
+                self.unresolved.insert(id);
+            }
+        }
+    }
+
     /// Looks for unresolved checkpointed files in the directories they were
     /// last seen in, and reads those found from their checkpoint to their
     /// end. Each file is looked for once; a file not found is not searched
@@ -464,9 +483,14 @@ impl Tailer {
             .collect();
         new_files.sort_by(|a, b| a.1.cmp(b.1));
 
-        for (id, path) in new_files {
+        let mut pending = new_files.into_iter();
+        while let Some((id, path)) = pending.next() {
             if !self.make_room() {
                 self.files_waiting = true;
+                self.register_waiting(id, path);
+                for (id, path) in pending {
+                    self.register_waiting(id, path);
+                }
                 if !self.open_limit_logged {
                     self.open_limit_logged = true;
                     tracing::warn!(
@@ -481,6 +505,39 @@ impl Tailer {
             self.open_file(path, now, OpenReason::Matched { listed: id });
         }
         self.open_limit_logged = false;
+    }
+
+    /// Records a file that waits for room under `max_open_files`, with a
+    /// checkpoint at the offset it will start at unless it already has one,
+    /// so that it can be found by identity if it is renamed away first.
+    fn register_waiting(&mut self, id: FileId, path: &Path) {
+        let Ok(metadata) = fs::metadata(path) else {
+            return;
+        };
+        if FileId::of(&metadata) != id {
+            return;
+        }
+        self.waiting.insert(id);
+
+        let fingerprint = Fingerprint::unread(&metadata);
+        let known = self.store.get(id).is_some_and(|checkpoint| {
+            // A checkpoint of an older file at a reused inode is replaced.
+            match (
+                checkpoint.fingerprint.created_unix_nanos,
+                fingerprint.created_unix_nanos,
+            ) {
+                (Some(saved), Some(actual)) => saved == actual,
+                _ => true,
+            }
+        });
+        if known {
+            return;
+        }
+        let offset = match (self.scanned_once, self.config.start_at) {
+            (false, StartAt::End) => metadata.len(),
+            _ => 0,
+        };
+        self.store.set(id, fingerprint, offset, path);
     }
 
     fn is_parked_unchanged(&self, id: FileId, scanned: &ScannedFile) -> bool {

@@ -661,6 +661,68 @@ fn busy_files_not_parked() {
 }
 
 #[test]
+fn waiting_file_renamed_out_of_globs_read() {
+    let setup = Setup::new();
+    append(&setup.path("a.log"), b"a 1\n");
+    append(&setup.path("b.log"), b"b 1\n");
+    let mut tailer = setup.tailer_with(limited_config(&setup, 1));
+    let now = Instant::now();
+    tailer.rescan(now);
+    let batch = tailer.collect(now);
+    assert_eq!(batch.bodies(), vec!["a 1"]);
+
+    // b.log waits for a.log, whose batch is in flight, and is rotated away
+    // before it was ever opened.
+    append(&setup.path("b.log"), b"b 2\n");
+    fs::rename(setup.path("b.log"), setup.path("b.log.1")).unwrap();
+    tailer.rescan(now);
+    tailer.commit(batch.offsets());
+    let later = read_rounds(&mut tailer, 4);
+
+    assert_eq!(later, vec!["b 1", "b 2"]);
+}
+
+#[test]
+fn waiting_file_renamed_while_stopped_read() {
+    let setup = Setup::new();
+    append(&setup.path("a.log"), b"a 1\n");
+    append(&setup.path("b.log"), b"b 1\n");
+    let mut tailer = setup.tailer_with(limited_config(&setup, 1));
+    let now = Instant::now();
+    let batch = tailer.step(now);
+    assert_eq!(batch.bodies(), vec!["a 1"]);
+    // A crash before a.log's batch is acknowledged, while b.log still waits.
+    drop(tailer);
+
+    fs::rename(setup.path("b.log"), setup.path("b.log.1")).unwrap();
+    let mut restarted = setup.tailer_with(limited_config(&setup, 1));
+    let mut bodies = read_rounds(&mut restarted, 4);
+    bodies.sort();
+
+    assert_eq!(bodies, vec!["a 1", "b 1"]);
+}
+
+#[test]
+fn waiting_file_keeps_start_at_end() {
+    let setup = Setup::new();
+    append(&setup.path("a.log"), b"a 1\n");
+    append(&setup.path("b.log"), b"b 1\n");
+    let config = TailConfig {
+        max_open_files: 1,
+        ..setup.config(StartAt::End)
+    };
+    let mut tailer = setup.tailer_with(config);
+    assert!(read_and_commit(&mut tailer).is_empty());
+
+    append(&setup.path("a.log"), b"a 2\n");
+    append(&setup.path("b.log"), b"b 2\n");
+    let mut bodies = read_rounds(&mut tailer, 4);
+    bodies.sort();
+
+    assert_eq!(bodies, vec!["a 2", "b 2"]);
+}
+
+#[test]
 fn parked_file_renamed_out_of_globs_finished() {
     let setup = Setup::new();
     append(&setup.path("a.log"), b"a 1\n");
