@@ -949,3 +949,31 @@ fn failing_snapshots_logged_once_between_journal_appends() {
         fs::metadata(setup.path("app.log")).unwrap().len()
     );
 }
+
+#[test]
+fn rewrite_with_same_header_detected() {
+    let setup = Setup::new();
+    let path = setup.path("app.log");
+    // A fixed header longer than the fingerprint, as W3C-style logs have.
+    let header_line = format!("#Fields: {}", "x".repeat(100));
+    let header = format!("{header_line}\n").repeat(12);
+    append(&path, format!("{header}old 1\nold 2\n").as_bytes());
+    let mut tailer = setup.tailer(StartAt::Beginning);
+    let first = read_rounds(&mut tailer, 2);
+    assert_eq!(first.len(), 14);
+
+    // Truncated and written again, past the old read offset, between two
+    // checks.
+    truncate(&path);
+    append(
+        &path,
+        format!("{header}new 1 written after the truncation\nnew 2\n").as_bytes(),
+    );
+    let later = read_rounds(&mut tailer, 4);
+
+    let mut expected = vec![header_line; 12];
+    expected.push("new 1 written after the truncation".to_string());
+    expected.push("new 2".to_string());
+    assert_eq!(later, expected);
+    assert_eq!(setup.counter("tail_files_rotated_total"), 1);
+}
