@@ -235,6 +235,12 @@ impl FollowedFile {
         self.framer.read_offset()
     }
 
+    /// Returns the guard hash of the bytes before `offset` for a checkpoint
+    /// at `offset`, or `None` if the file is shorter.
+    pub fn guard_at(&self, offset: u64) -> io::Result<Option<u64>> {
+        hash_before(&self.file, offset)
+    }
+
     /// Returns the current size of the open file, which may differ from the
     /// size of whatever its path names now.
     pub fn size(&self) -> io::Result<u64> {
@@ -413,7 +419,7 @@ fn birth_time(metadata: &Metadata) -> Option<u64> {
 
 /// Returns the hash of the up to [`GUARD_BYTES`] bytes of `file` that end at
 /// `end`, or `None` if the file ends before `end`.
-fn hash_before(file: &File, end: u64) -> io::Result<Option<u64>> {
+pub fn hash_before(file: &File, end: u64) -> io::Result<Option<u64>> {
     let start = end.saturating_sub(GUARD_BYTES as u64);
     let mut bytes = [0u8; GUARD_BYTES];
     let len = (end - start) as usize;

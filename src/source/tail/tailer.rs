@@ -36,7 +36,7 @@ use super::batch::{Batch, FileAttributes, host_resource, unix_nanos_now};
 use super::checkpoint::CheckpointStore;
 use super::discover::{Discovery, find_by_identity};
 use super::file::{
-    ContentChange, FileId, Fingerprint, FollowedFile, PathStatus, open_with_identity,
+    ContentChange, FileId, Fingerprint, FollowedFile, PathStatus, hash_before, open_with_identity,
 };
 use super::kubernetes::is_container_log_path;
 use super::sources::Sources;
@@ -672,6 +672,8 @@ impl Tailer {
                     tracing::info!(path = %LogPath(path), offset, "following a file");
                 }
                 self.store.set(id, fingerprint, offset, &settings_path);
+                self.store
+                    .set_guard(id, followed.guard_at(offset).ok().flatten());
                 let attributes = FileAttributes::new(path, &self.host_resource);
                 self.files.insert(
                     id,
@@ -694,6 +696,9 @@ impl Tailer {
         }
         let checkpoint = self.store.get(id)?;
         let offset = checkpoint.offset;
+        if !guard_matches(checkpoint, file) {
+            return None;
+        }
         match checkpoint.fingerprint.matches(file) {
             Ok(true) => Some(offset),
             Ok(false) => None,
@@ -711,6 +716,14 @@ impl Tailer {
     fn start_offset(&mut self, id: FileId, file: &fs::File, size: u64, path: &Path) -> u64 {
         if let Some(checkpoint) = self.store.get(id) {
             match checkpoint.fingerprint.matches(file) {
+                Ok(true) if size >= checkpoint.offset && !guard_matches(checkpoint, file) => {
+                    Metrics::inc(&self.metrics.tail_files_rotated_total);
+                    tracing::info!(
+                        path = %LogPath(path),
+                        "file rewritten since its checkpoint, reading it again from the start"
+                    );
+                    return 0;
+                }
                 Ok(true) if size >= checkpoint.offset => return checkpoint.offset,
                 Ok(true) => {
                     Metrics::inc(&self.metrics.tail_files_rotated_total);
@@ -810,6 +823,9 @@ impl Tailer {
             file.committed_offset = offset;
             self.store
                 .set(id, file.fingerprint, offset, &tracked.checkpoint_path);
+            // A read error leaves no guard, which only skips its check.
+            self.store
+                .set_guard(id, file.guard_at(offset).ok().flatten());
         }
     }
 
@@ -848,6 +864,17 @@ impl Tailer {
             tracing::warn!(path = %LogPath(path), error = %err, "{message}");
         }
     }
+}
+
+/// Returns false if the bytes of `file` before the checkpoint offset differ
+/// from the checkpoint's guard, or are gone. A checkpoint without a guard
+/// matches.
+fn guard_matches(checkpoint: &super::checkpoint::Checkpoint, file: &fs::File) -> bool {
+    let Some(guard) = checkpoint.guard else {
+        return true;
+    };
+    // A read error counts as a match, as if the checkpoint had no guard.
+    hash_before(file, checkpoint.offset).map_or(true, |hash| hash == Some(guard))
 }
 
 /// Counts a failed checkpoint write to `path` and logs it, once until a

@@ -977,3 +977,47 @@ fn rewrite_with_same_header_detected() {
     assert_eq!(later, expected);
     assert_eq!(setup.counter("tail_files_rotated_total"), 1);
 }
+
+#[test]
+fn rewrite_while_stopped_detected() {
+    let setup = Setup::new();
+    let path = setup.path("app.log");
+    let header_line = format!("#Fields: {}", "x".repeat(100));
+    let header = format!("{header_line}\n").repeat(12);
+    append(&path, format!("{header}old 1\nold 2\n").as_bytes());
+    let mut tailer = setup.tailer(StartAt::Beginning);
+    assert_eq!(read_rounds(&mut tailer, 2).len(), 14);
+    assert!(tailer.write_checkpoints());
+    drop(tailer);
+
+    // Truncated and written again past the checkpoint while stopped.
+    truncate(&path);
+    append(
+        &path,
+        format!("{header}new 1 written after the truncation\nnew 2\n").as_bytes(),
+    );
+    let mut restarted = setup.tailer(StartAt::Beginning);
+    let later = read_rounds(&mut restarted, 2);
+
+    let mut expected = vec![header_line; 12];
+    expected.push("new 1 written after the truncation".to_string());
+    expected.push("new 2".to_string());
+    assert_eq!(later, expected);
+}
+
+#[test]
+fn appended_while_stopped_resumes_with_guard() {
+    let setup = Setup::new();
+    let path = setup.path("app.log");
+    append(&path, b"a\nb\n");
+    let mut tailer = setup.tailer(StartAt::Beginning);
+    assert_eq!(read_and_commit(&mut tailer), vec!["a", "b"]);
+    assert!(tailer.write_checkpoints());
+    drop(tailer);
+
+    append(&path, b"c\n");
+    let mut restarted = setup.tailer(StartAt::Beginning);
+
+    assert_eq!(read_and_commit(&mut restarted), vec!["c"]);
+    assert_eq!(setup.counter("tail_files_rotated_total"), 0);
+}
