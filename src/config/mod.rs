@@ -173,7 +173,9 @@ pub struct TailConfig {
     pub rescan_interval_ms: u64,
     /// Maximum number of files kept open at once. Over it, the file idle
     /// longest, with every line read and acknowledged, is closed and opened
-    /// again by identity when it grows. When no file is idle, new files wait.
+    /// again by identity when it grows. When no file is idle, new files wait,
+    /// and the directories are listed every `poll_interval_ms` until they
+    /// are opened.
     #[serde(deserialize_with = "max_open_files")]
     pub max_open_files: usize,
     /// How long a file that was renamed away or deleted stays open after

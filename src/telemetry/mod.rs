@@ -46,6 +46,20 @@ impl fmt::Display for LogPath<'_> {
     }
 }
 
+/// Text for a log field that can contain paths or other personal data, such
+/// as a library's error message, shown redacted like [`LogPath`]. Before
+/// [`set_log_redactor`] is called it shows `[text withheld]`.
+pub struct LogText<'a>(pub &'a str);
+
+impl fmt::Display for LogText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(redactor) = LOG_REDACTOR.get() else {
+            return f.write_str("[text withheld]");
+        };
+        f.write_str(&redactor.redact(self.0))
+    }
+}
+
 /// Declares the counters once, so the struct, its Prometheus names and its
 /// help texts cannot drift apart.
 macro_rules! counters {
@@ -181,6 +195,23 @@ pub fn init_logging() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_text_redacted_once_redactor_set() {
+        let redactor = Redactor::new(
+            crate::detect::Engine::builtin(&Default::default()).unwrap(),
+            crate::token::Tokenizer::new(crate::token::Key::generate("k1")),
+        );
+        set_log_redactor(Arc::new(redactor));
+        // A notify error for a directory that could not be watched.
+        let message =
+            "Permission denied (os error 13) about [\"/var/log/users/alice.smith@example.com\"]";
+
+        let shown = LogText(message).to_string();
+
+        assert!(!shown.contains("alice.smith"), "{shown}");
+        assert!(shown.contains("Permission denied"), "{shown}");
+    }
 
     #[test]
     fn prometheus_text_lists_counters() {

@@ -56,8 +56,9 @@ pub const JOURNAL_FILE_NAME: &str = "checkpoints.journal";
 pub const RETENTION: Duration = Duration::from_secs(5 * 60);
 
 /// Version of the snapshot format, raised on any incompatible change.
-/// Version 1 had no generation and no birth times, and is still read.
-const FORMAT_VERSION: u32 = 2;
+/// Version 1 had no generation and no birth times, and version 2 no guard
+/// hashes. Both are still read.
+const FORMAT_VERSION: u32 = 3;
 
 /// Read position of one file: the offset after its last acknowledged line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +66,10 @@ pub struct Checkpoint {
     pub fingerprint: Fingerprint,
     /// Offset just past the last acknowledged record.
     pub offset: u64,
+    /// Hash of the up to 64 bytes before `offset`, where known. A file
+    /// whose bytes there differ was rewritten since, even if its first
+    /// bytes match the fingerprint.
+    pub guard: Option<u64>,
     /// The last path matching the include globs that the file was seen
     /// under. After the file is renamed out of the globs, the file is looked
     /// for in this path's directory and read with this path's settings.
@@ -118,6 +123,9 @@ struct CheckpointEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     created_unix_nanos: Option<u64>,
     offset: u64,
+    /// Hex of the guard hash of the bytes before `offset`, where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    guard: Option<String>,
     path: String,
     last_seen_unix_secs: u64,
 }
@@ -131,6 +139,7 @@ impl CheckpointEntry {
             fingerprint: format!("{:016x}", checkpoint.fingerprint.hash),
             created_unix_nanos: checkpoint.fingerprint.created_unix_nanos,
             offset: checkpoint.offset,
+            guard: checkpoint.guard.map(|guard| format!("{guard:016x}")),
             path: checkpoint.path.to_string_lossy().into_owned(),
             last_seen_unix_secs: checkpoint.last_seen_unix_secs,
         }
@@ -144,6 +153,15 @@ impl CheckpointEntry {
                 self.fingerprint, self.inode
             )
         })?;
+        let guard = match &self.guard {
+            Some(text) => Some(u64::from_str_radix(text, 16).map_err(|_| {
+                format!(
+                    "invalid guard {text:?} for inode {}: expected 16 hex digits",
+                    self.inode
+                )
+            })?),
+            None => None,
+        };
         let id = FileId {
             dev: self.dev,
             inode: self.inode,
@@ -155,6 +173,7 @@ impl CheckpointEntry {
                 created_unix_nanos: self.created_unix_nanos,
             },
             offset: self.offset,
+            guard,
             path: PathBuf::from(self.path),
             last_seen_unix_secs: self.last_seen_unix_secs,
         };
@@ -279,6 +298,10 @@ impl CheckpointStore {
         &self.path
     }
 
+    pub fn journal_path(&self) -> &Path {
+        &self.journal_path
+    }
+
     pub fn get(&self, id: FileId) -> Option<&Checkpoint> {
         self.entries.get(&id)
     }
@@ -299,9 +322,17 @@ impl CheckpointStore {
     /// Records where reading of the file `id` stopped, replacing any
     /// checkpoint of an older file that had the same inode.
     pub fn set(&mut self, id: FileId, fingerprint: Fingerprint, offset: u64, path: &Path) {
+        // The guard belongs to the offset, so it is kept only while the
+        // offset stays.
+        let guard = self
+            .entries
+            .get(&id)
+            .filter(|old| old.offset == offset)
+            .and_then(|old| old.guard);
         let checkpoint = Checkpoint {
             fingerprint,
             offset,
+            guard,
             path: path.to_path_buf(),
             last_seen_unix_secs: unix_secs(SystemTime::now()),
         };
@@ -316,12 +347,25 @@ impl CheckpointStore {
         self.entries.insert(id, checkpoint);
     }
 
-    /// Moves the checkpoint of the file `id`, if it has one, to `offset`.
+    /// Moves the checkpoint of the file `id`, if it has one, to `offset`,
+    /// with no guard.
     pub fn set_offset(&mut self, id: FileId, offset: u64) {
         if let Some(checkpoint) = self.entries.get_mut(&id)
             && checkpoint.offset != offset
         {
             checkpoint.offset = offset;
+            checkpoint.guard = None;
+            self.mark_changed(id);
+        }
+    }
+
+    /// Records the guard hash of the bytes before the checkpoint offset of
+    /// the file `id`, if it has a checkpoint.
+    pub fn set_guard(&mut self, id: FileId, guard: Option<u64>) {
+        if let Some(checkpoint) = self.entries.get_mut(&id)
+            && checkpoint.guard != guard
+        {
+            checkpoint.guard = guard;
             self.mark_changed(id);
         }
     }
@@ -766,6 +810,46 @@ mod tests {
         assert_eq!(checkpoint.offset, 4);
         assert_eq!(checkpoint.fingerprint.hash, 0xff);
         assert_eq!(checkpoint.fingerprint.created_unix_nanos, None);
+    }
+
+    #[test]
+    fn guard_round_trips_and_follows_offset() {
+        let temp = tempfile::tempdir().unwrap();
+        let mut store = CheckpointStore::load(temp.path()).unwrap();
+        store.set(id(1), fingerprint("a"), 10, Path::new("/a"));
+        store.set_guard(id(1), Some(0xabc));
+        store.write().unwrap();
+        store.set(id(2), fingerprint("b"), 5, Path::new("/b"));
+        store.set_guard(id(2), Some(0xdef));
+        store.append_journal().unwrap();
+        drop(store);
+
+        let mut reloaded = CheckpointStore::load(temp.path()).unwrap();
+        assert_eq!(reloaded.get(id(1)).unwrap().guard, Some(0xabc));
+        assert_eq!(reloaded.get(id(2)).unwrap().guard, Some(0xdef));
+
+        // The same offset keeps the guard, a new one drops it.
+        reloaded.set(id(1), fingerprint("a"), 10, Path::new("/a"));
+        assert_eq!(reloaded.get(id(1)).unwrap().guard, Some(0xabc));
+        reloaded.set(id(1), fingerprint("a"), 11, Path::new("/a"));
+        assert_eq!(reloaded.get(id(1)).unwrap().guard, None);
+        reloaded.set_offset(id(2), 6);
+        assert_eq!(reloaded.get(id(2)).unwrap().guard, None);
+    }
+
+    #[test]
+    fn version_2_snapshot_read_without_guard() {
+        let temp = tempfile::tempdir().unwrap();
+        let text = r#"{"version": 2, "generation": 3, "files": [{"dev": 7, "inode": 2,
+            "fingerprint_bytes": 1, "fingerprint": "00000000000000ff", "offset": 4,
+            "path": "/a", "last_seen_unix_secs": 5}]}"#;
+        fs::write(temp.path().join(CHECKPOINT_FILE_NAME), text).unwrap();
+
+        let store = CheckpointStore::load(temp.path()).unwrap();
+
+        let checkpoint = store.get(id(2)).unwrap();
+        assert_eq!(checkpoint.offset, 4);
+        assert_eq!(checkpoint.guard, None);
     }
 
     #[test]

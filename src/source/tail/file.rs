@@ -36,6 +36,10 @@ use super::framer::LineFramer;
 /// Largest prefix of a file that its fingerprint covers, in bytes.
 pub const FINGERPRINT_MAX_BYTES: usize = 1024;
 
+/// Bytes before the read offset that each content check compares with the
+/// last check, to notice a file rewritten in place.
+const GUARD_BYTES: usize = 64;
+
 /// Device and inode number: which file a path pointed to when it was seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FileId {
@@ -111,6 +115,16 @@ impl Fingerprint {
         Ok(same_birth && current.len == self.len && current.hash == self.hash)
     }
 
+    /// Returns the fingerprint of a file that was listed but not read yet.
+    /// It covers no bytes, so it matches the file whatever it contains, and
+    /// carries the birth time from `metadata`, which distinguishes the file
+    /// from a later one at the same inode.
+    pub fn unread(metadata: &Metadata) -> Fingerprint {
+        let mut fingerprint = Fingerprint::of_bytes(&[]);
+        fingerprint.created_unix_nanos = birth_time(metadata);
+        fingerprint
+    }
+
     pub fn is_complete(&self) -> bool {
         self.len as usize >= FINGERPRINT_MAX_BYTES
     }
@@ -159,6 +173,14 @@ pub struct FollowedFile {
     /// Size and modification time at the last content check that found the
     /// fingerprint intact, so an unchanged file is not read again.
     last_checked: Option<(u64, Option<SystemTime>)>,
+    /// The read offset at the last content check and a hash of the
+    /// [`GUARD_BYTES`] before it, which were already read. Appending never
+    /// changes those bytes, so a change means the file was rewritten. This
+    /// catches a truncation that the fingerprint misses because the new
+    /// content starts with the same bytes. A writer that fills
+    /// preallocated space in place also changes them, and its file is then
+    /// read again from the start.
+    guard: Option<(u64, u64)>,
 }
 
 /// Change to a file's content since it was last checked.
@@ -204,12 +226,19 @@ impl FollowedFile {
             assembler,
             bytes_read: 0,
             last_checked: None,
+            guard: None,
         })
     }
 
     /// Offset of the next byte to read from the file.
     pub fn read_offset(&self) -> u64 {
         self.framer.read_offset()
+    }
+
+    /// Returns the guard hash of the bytes before `offset` for a checkpoint
+    /// at `offset`, or `None` if the file is shorter.
+    pub fn guard_at(&self, offset: u64) -> io::Result<Option<u64>> {
+        hash_before(&self.file, offset)
     }
 
     /// Returns the current size of the open file, which may differ from the
@@ -319,15 +348,16 @@ impl FollowedFile {
     }
 
     /// Checks whether the file was truncated in place: its size dropped below
-    /// the read offset, or its first bytes no longer match the fingerprint.
-    /// Extends an incomplete fingerprint as the file grows.
+    /// the read offset, its first bytes no longer match the fingerprint, or
+    /// the bytes before the read offset of the last check changed. Extends
+    /// an incomplete fingerprint as the file grows.
     ///
-    /// The first bytes are read only when the size or the modification time
-    /// changed since the last check, because rewriting a file changes its
+    /// The file is read only when the size or the modification time changed
+    /// since the last check, because rewriting a file changes its
     /// modification time.
-    // NOTE: a truncation goes unnoticed if the file is written past the read offset before the
-    // next check and starts with the same first 1 KiB as before (a long fixed header). Reading
-    // then goes on in the middle of the new content.
+    // NOTE: a truncation still goes unnoticed if the file is written past the read offset between
+    // a read and the next check, and starts with the same first 1 KiB as before (a long fixed
+    // header). Reading then goes on in the middle of the new content.
     pub fn check_content(&mut self) -> io::Result<ContentChange> {
         let metadata = self.file.metadata()?;
         let size = metadata.len();
@@ -342,9 +372,20 @@ impl FollowedFile {
         if !self.fingerprint.matches(&self.file)? {
             return Ok(ContentChange::Truncated);
         }
+        if let Some((end, hash)) = self.guard
+            && hash_before(&self.file, end)? != Some(hash)
+        {
+            return Ok(ContentChange::Truncated);
+        }
         if !self.fingerprint.is_complete() && size > u64::from(self.fingerprint.len) {
             self.fingerprint = Fingerprint::read(&self.file, FINGERPRINT_MAX_BYTES)?;
         }
+        let end = self.read_offset();
+        let Some(hash) = hash_before(&self.file, end)? else {
+            // Shorter than what was read, just now.
+            return Ok(ContentChange::Truncated);
+        };
+        self.guard = Some((end, hash));
         self.last_checked = Some(state);
         Ok(ContentChange::Unchanged)
     }
@@ -362,6 +403,7 @@ impl FollowedFile {
         self.truncation_pending = false;
         self.drained_before_restart = false;
         self.last_checked = None;
+        self.guard = None;
         self.fingerprint = Fingerprint::read(&self.file, FINGERPRINT_MAX_BYTES)?;
         Ok(())
     }
@@ -373,6 +415,19 @@ fn birth_time(metadata: &Metadata) -> Option<u64> {
     let created = metadata.created().ok()?;
     let since_epoch = created.duration_since(std::time::UNIX_EPOCH).ok()?;
     u64::try_from(since_epoch.as_nanos()).ok()
+}
+
+/// Returns the hash of the up to [`GUARD_BYTES`] bytes of `file` that end at
+/// `end`, or `None` if the file ends before `end`.
+pub fn hash_before(file: &File, end: u64) -> io::Result<Option<u64>> {
+    let start = end.saturating_sub(GUARD_BYTES as u64);
+    let mut bytes = [0u8; GUARD_BYTES];
+    let len = (end - start) as usize;
+    match file.read_exact_at(&mut bytes[..len], start) {
+        Ok(()) => Ok(Some(Fingerprint::of_bytes(&bytes[..len]).hash)),
+        Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(err) => Err(err),
+    }
 }
 
 /// Returns true if the byte before `offset` is `\n`, so `offset` starts a

@@ -35,7 +35,9 @@ use super::assemble::Assembler;
 use super::batch::{Batch, FileAttributes, host_resource, unix_nanos_now};
 use super::checkpoint::CheckpointStore;
 use super::discover::{Discovery, find_by_identity};
-use super::file::{ContentChange, FileId, FollowedFile, PathStatus, open_with_identity};
+use super::file::{
+    ContentChange, FileId, Fingerprint, FollowedFile, PathStatus, hash_before, open_with_identity,
+};
 use super::kubernetes::is_container_log_path;
 use super::sources::Sources;
 use super::watch::{DirectoryWatcher, RescanSignal};
@@ -97,6 +99,10 @@ pub struct Tailer {
     watcher: DirectoryWatcher,
     files: BTreeMap<FileId, Tracked>,
     parked: HashMap<FileId, ParkedFile>,
+    /// Matching files not opened yet because of `max_open_files`. Each has
+    /// a checkpoint at its start offset, so that a file rotated away while
+    /// it waits is still found by identity and read.
+    waiting: HashSet<FileId>,
     /// Checkpointed files to look for by identity if no matching path names
     /// them: every checkpoint at startup, and files that left their path
     /// while closed.
@@ -114,7 +120,18 @@ pub struct Tailer {
     /// instead of at every scan; every occurrence is still counted.
     logged_errors: HashSet<PathBuf>,
     open_limit_logged: bool,
-    checkpoint_error_logged: bool,
+    /// True when the last rescan left matching files unopened because of
+    /// `max_open_files`. Rescans then come every `poll_interval_ms`, so that
+    /// those files are opened as soon as open files become idle rather than
+    /// one batch of `max_open_files` per `rescan_interval_ms`.
+    files_waiting: bool,
+    /// Whether the last snapshot write failed and was logged. Kept apart
+    /// from journal appends, which can go on succeeding while every
+    /// snapshot fails (a read-only directory, no free inodes), so that
+    /// neither resets the other's log limit.
+    snapshot_error_logged: bool,
+    /// Whether the last journal append failed and was logged.
+    journal_error_logged: bool,
     metrics: Arc<Metrics>,
 }
 
@@ -146,6 +163,7 @@ impl Tailer {
             watcher,
             files: BTreeMap::new(),
             parked: HashMap::new(),
+            waiting: HashSet::new(),
             unresolved,
             next_file: None,
             scanned_once: false,
@@ -153,7 +171,9 @@ impl Tailer {
             last_snapshot_at: None,
             logged_errors: HashSet::new(),
             open_limit_logged: false,
-            checkpoint_error_logged: false,
+            files_waiting: false,
+            snapshot_error_logged: false,
+            journal_error_logged: false,
             metrics,
         })
     }
@@ -187,11 +207,12 @@ impl Tailer {
 
     /// Reports whether the directories must be listed again: an event
     /// requested it, or the rescan interval passed. The interval is
-    /// `rescan_interval_ms` while events cover every directory, and
-    /// `poll_interval_ms` otherwise.
+    /// `rescan_interval_ms` while events cover every directory and no file
+    /// waits for room under `max_open_files`, and `poll_interval_ms`
+    /// otherwise.
     fn rescan_due(&mut self, now: Instant) -> bool {
         let requested = self.watcher.signal().take();
-        let interval = if self.watcher.is_complete() {
+        let interval = if self.watcher.is_complete() && !self.files_waiting {
             self.config.rescan_interval()
         } else {
             self.config.poll_interval()
@@ -218,11 +239,13 @@ impl Tailer {
         self.last_scan_at = Some(now);
         self.watcher.refresh();
         let current = self.scan_paths();
+        self.files_waiting = false;
 
         self.update_path_status(&current);
         self.check_followed_content();
         self.close_finished_files(now);
         self.release_moved_parked_files(&current);
+        self.release_moved_waiting_files(&current);
         self.recover_renamed_files(&current, now);
         self.open_new_files(&current, now);
 
@@ -396,6 +419,17 @@ impl Tailer {
         }
     }
 
+    /// Marks waiting files that no matching path names any more for a
+    /// search by identity, because they may have been renamed out of the
+    /// globs before they were ever opened.
+    fn release_moved_waiting_files(&mut self, current: &HashMap<FileId, ScannedFile>) {
+        for id in self.waiting.drain() {
+            if !current.contains_key(&id) && !self.files.contains_key(&id) {
+                self.unresolved.insert(id);
+            }
+        }
+    }
+
     /// Looks for unresolved checkpointed files in the directories they were
     /// last seen in, and reads those found from their checkpoint to their
     /// end. Each file is looked for once; a file not found is not searched
@@ -433,6 +467,7 @@ impl Tailer {
             if !self.make_room() {
                 // Tried again at the next rescan.
                 self.unresolved.insert(id);
+                self.files_waiting = true;
                 continue;
             }
             self.open_file(&path, now, OpenReason::Renamed { expected: id });
@@ -448,8 +483,14 @@ impl Tailer {
             .collect();
         new_files.sort_by(|a, b| a.1.cmp(b.1));
 
-        for (id, path) in new_files {
+        let mut pending = new_files.into_iter();
+        while let Some((id, path)) = pending.next() {
             if !self.make_room() {
+                self.files_waiting = true;
+                self.register_waiting(id, path);
+                for (id, path) in pending {
+                    self.register_waiting(id, path);
+                }
                 if !self.open_limit_logged {
                     self.open_limit_logged = true;
                     tracing::warn!(
@@ -464,6 +505,39 @@ impl Tailer {
             self.open_file(path, now, OpenReason::Matched { listed: id });
         }
         self.open_limit_logged = false;
+    }
+
+    /// Records a file that waits for room under `max_open_files`, with a
+    /// checkpoint at the offset it will start at unless it already has one,
+    /// so that it can be found by identity if it is renamed away first.
+    fn register_waiting(&mut self, id: FileId, path: &Path) {
+        let Ok(metadata) = fs::metadata(path) else {
+            return;
+        };
+        if FileId::of(&metadata) != id {
+            return;
+        }
+        self.waiting.insert(id);
+
+        let fingerprint = Fingerprint::unread(&metadata);
+        let known = self.store.get(id).is_some_and(|checkpoint| {
+            // A checkpoint of an older file at a reused inode is replaced.
+            match (
+                checkpoint.fingerprint.created_unix_nanos,
+                fingerprint.created_unix_nanos,
+            ) {
+                (Some(saved), Some(actual)) => saved == actual,
+                _ => true,
+            }
+        });
+        if known {
+            return;
+        }
+        let offset = match (self.scanned_once, self.config.start_at) {
+            (false, StartAt::End) => metadata.len(),
+            _ => 0,
+        };
+        self.store.set(id, fingerprint, offset, path);
     }
 
     fn is_parked_unchanged(&self, id: FileId, scanned: &ScannedFile) -> bool {
@@ -598,6 +672,8 @@ impl Tailer {
                     tracing::info!(path = %LogPath(path), offset, "following a file");
                 }
                 self.store.set(id, fingerprint, offset, &settings_path);
+                self.store
+                    .set_guard(id, followed.guard_at(offset).ok().flatten());
                 let attributes = FileAttributes::new(path, &self.host_resource);
                 self.files.insert(
                     id,
@@ -620,6 +696,9 @@ impl Tailer {
         }
         let checkpoint = self.store.get(id)?;
         let offset = checkpoint.offset;
+        if !guard_matches(checkpoint, file) {
+            return None;
+        }
         match checkpoint.fingerprint.matches(file) {
             Ok(true) => Some(offset),
             Ok(false) => None,
@@ -637,6 +716,14 @@ impl Tailer {
     fn start_offset(&mut self, id: FileId, file: &fs::File, size: u64, path: &Path) -> u64 {
         if let Some(checkpoint) = self.store.get(id) {
             match checkpoint.fingerprint.matches(file) {
+                Ok(true) if size >= checkpoint.offset && !guard_matches(checkpoint, file) => {
+                    Metrics::inc(&self.metrics.tail_files_rotated_total);
+                    tracing::info!(
+                        path = %LogPath(path),
+                        "file rewritten since its checkpoint, reading it again from the start"
+                    );
+                    return 0;
+                }
                 Ok(true) if size >= checkpoint.offset => return checkpoint.offset,
                 Ok(true) => {
                     Metrics::inc(&self.metrics.tail_files_rotated_total);
@@ -736,6 +823,9 @@ impl Tailer {
             file.committed_offset = offset;
             self.store
                 .set(id, file.fingerprint, offset, &tracked.checkpoint_path);
+            // A read error leaves no guard, which only skips its check.
+            self.store
+                .set_guard(id, file.guard_at(offset).ok().flatten());
         }
     }
 
@@ -746,13 +836,15 @@ impl Tailer {
         let snapshot_due = self
             .last_snapshot_at
             .is_none_or(|at| now.duration_since(at) >= SNAPSHOT_INTERVAL);
-        let result = if snapshot_due && self.store.is_dirty() {
+        if snapshot_due && self.store.is_dirty() {
             self.last_snapshot_at = Some(now);
-            self.store.write()
+            self.write_checkpoints();
         } else {
-            self.store.append_journal()
-        };
-        self.report_checkpoint_result(result);
+            let result = self.store.append_journal();
+            let path = self.store.journal_path().to_path_buf();
+            let logged = &mut self.journal_error_logged;
+            report_checkpoint_result(&self.metrics, logged, &path, result);
+        }
     }
 
     /// Writes a snapshot of the checkpoints now. Returns false on failure,
@@ -760,33 +852,52 @@ impl Tailer {
     pub fn write_checkpoints(&mut self) -> bool {
         let result = self.store.write();
         let written = result.is_ok();
-        self.report_checkpoint_result(result);
+        let path = self.store.path().to_path_buf();
+        let logged = &mut self.snapshot_error_logged;
+        report_checkpoint_result(&self.metrics, logged, &path, result);
         written
-    }
-
-    fn report_checkpoint_result(&mut self, result: std::io::Result<()>) {
-        match result {
-            Ok(()) => self.checkpoint_error_logged = false,
-            Err(err) => {
-                Metrics::inc(&self.metrics.checkpoint_write_errors_total);
-                // A full or read-only disk fails every write, so one line is
-                // logged until a write succeeds again.
-                if !self.checkpoint_error_logged {
-                    self.checkpoint_error_logged = true;
-                    tracing::error!(
-                        path = %self.store.path().display(),
-                        error = %err,
-                        "failed to write tail checkpoints"
-                    );
-                }
-            }
-        }
     }
 
     fn report_error(&mut self, path: &Path, err: &std::io::Error, message: &'static str) {
         Metrics::inc(&self.metrics.tail_read_errors_total);
         if self.logged_errors.insert(path.to_path_buf()) {
             tracing::warn!(path = %LogPath(path), error = %err, "{message}");
+        }
+    }
+}
+
+/// Returns false if the bytes of `file` before the checkpoint offset differ
+/// from the checkpoint's guard, or are gone. A checkpoint without a guard
+/// matches.
+fn guard_matches(checkpoint: &super::checkpoint::Checkpoint, file: &fs::File) -> bool {
+    let Some(guard) = checkpoint.guard else {
+        return true;
+    };
+    // A read error counts as a match, as if the checkpoint had no guard.
+    hash_before(file, checkpoint.offset).map_or(true, |hash| hash == Some(guard))
+}
+
+/// Counts a failed checkpoint write to `path` and logs it, once until a
+/// write of the same kind succeeds again, because a full or read-only disk
+/// fails every write.
+fn report_checkpoint_result(
+    metrics: &Metrics,
+    logged: &mut bool,
+    path: &Path,
+    result: std::io::Result<()>,
+) {
+    match result {
+        Ok(()) => *logged = false,
+        Err(err) => {
+            Metrics::inc(&metrics.checkpoint_write_errors_total);
+            if !*logged {
+                *logged = true;
+                tracing::error!(
+                    path = %path.display(),
+                    error = %err,
+                    "failed to write tail checkpoints"
+                );
+            }
         }
     }
 }

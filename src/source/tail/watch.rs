@@ -26,6 +26,7 @@ use notify::event::ModifyKind;
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use super::file::FileId;
+use crate::telemetry::LogText;
 
 /// Shared between the event thread of `notify` and the tail loop: whether
 /// a rescan was requested, and the wake-up of the waiting loop.
@@ -98,7 +99,7 @@ impl DirectoryWatcher {
                 Ok(watcher) => Some(watcher),
                 Err(err) => {
                     tracing::warn!(
-                        error = %err,
+                        error = %LogText(&err.to_string()),
                         "failed to start watching for file system events, polling instead"
                     );
                     None
@@ -193,9 +194,11 @@ impl DirectoryWatcher {
                 Err(err) => {
                     let message = err.to_string();
                     if self.failed_logged.get(dir) != Some(&message) {
+                        // The message names the subdirectories that failed, and
+                        // their names can contain personal data.
                         tracing::warn!(
                             dir = %dir.display(),
-                            error = %message,
+                            error = %LogText(&message),
                             "failed to watch a directory, polling it instead"
                         );
                         self.failed_logged.insert(dir.clone(), message);

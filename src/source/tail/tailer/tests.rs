@@ -609,6 +609,40 @@ fn idle_files_parked_over_open_limit() {
 }
 
 #[test]
+fn waiting_files_opened_before_rescan_interval() {
+    let setup = Setup::new();
+    for n in 0..8 {
+        append(
+            &setup.path(&format!("f{n}.log")),
+            format!("f{n} 1\n").as_bytes(),
+        );
+    }
+    // Events work, so without waiting files the next listing would come only
+    // after the rescan interval.
+    let config = TailConfig {
+        watch: true,
+        rescan_interval_ms: 60_000,
+        ..limited_config(&setup, 2)
+    };
+    let mut tailer = setup.tailer_with(config);
+
+    let mut now = Instant::now();
+    let mut bodies = Vec::new();
+    for _ in 0..20 {
+        let batch = tailer.step(now);
+        let offsets = batch.offsets().to_vec();
+        bodies.extend(batch.bodies());
+        tailer.commit(&offsets);
+        now += Duration::from_millis(20);
+    }
+    bodies.sort();
+
+    let expected: Vec<String> = (0..8).map(|n| format!("f{n} 1")).collect();
+    assert_eq!(bodies, expected);
+    assert!(tailer.open_file_count() <= 2);
+}
+
+#[test]
 fn busy_files_not_parked() {
     let setup = Setup::new();
     append(&setup.path("a.log"), b"a 1\n");
@@ -624,6 +658,68 @@ fn busy_files_not_parked() {
 
     let bodies = read_rounds(&mut tailer, 3);
     assert_eq!(bodies, vec!["a 1", "b 1"]);
+}
+
+#[test]
+fn waiting_file_renamed_out_of_globs_read() {
+    let setup = Setup::new();
+    append(&setup.path("a.log"), b"a 1\n");
+    append(&setup.path("b.log"), b"b 1\n");
+    let mut tailer = setup.tailer_with(limited_config(&setup, 1));
+    let now = Instant::now();
+    tailer.rescan(now);
+    let batch = tailer.collect(now);
+    assert_eq!(batch.bodies(), vec!["a 1"]);
+
+    // b.log waits for a.log, whose batch is in flight, and is rotated away
+    // before it was ever opened.
+    append(&setup.path("b.log"), b"b 2\n");
+    fs::rename(setup.path("b.log"), setup.path("b.log.1")).unwrap();
+    tailer.rescan(now);
+    tailer.commit(batch.offsets());
+    let later = read_rounds(&mut tailer, 4);
+
+    assert_eq!(later, vec!["b 1", "b 2"]);
+}
+
+#[test]
+fn waiting_file_renamed_while_stopped_read() {
+    let setup = Setup::new();
+    append(&setup.path("a.log"), b"a 1\n");
+    append(&setup.path("b.log"), b"b 1\n");
+    let mut tailer = setup.tailer_with(limited_config(&setup, 1));
+    let now = Instant::now();
+    let batch = tailer.step(now);
+    assert_eq!(batch.bodies(), vec!["a 1"]);
+    // A crash before a.log's batch is acknowledged, while b.log still waits.
+    drop(tailer);
+
+    fs::rename(setup.path("b.log"), setup.path("b.log.1")).unwrap();
+    let mut restarted = setup.tailer_with(limited_config(&setup, 1));
+    let mut bodies = read_rounds(&mut restarted, 4);
+    bodies.sort();
+
+    assert_eq!(bodies, vec!["a 1", "b 1"]);
+}
+
+#[test]
+fn waiting_file_keeps_start_at_end() {
+    let setup = Setup::new();
+    append(&setup.path("a.log"), b"a 1\n");
+    append(&setup.path("b.log"), b"b 1\n");
+    let config = TailConfig {
+        max_open_files: 1,
+        ..setup.config(StartAt::End)
+    };
+    let mut tailer = setup.tailer_with(config);
+    assert!(read_and_commit(&mut tailer).is_empty());
+
+    append(&setup.path("a.log"), b"a 2\n");
+    append(&setup.path("b.log"), b"b 2\n");
+    let mut bodies = read_rounds(&mut tailer, 4);
+    bodies.sort();
+
+    assert_eq!(bodies, vec!["a 2", "b 2"]);
 }
 
 #[test]
@@ -792,4 +888,136 @@ fn truncation_sends_pending_multiline_record() {
         read_rounds(&mut tailer, 4),
         vec!["start 1\n  at a", "start 2"]
     );
+}
+
+/// Collects everything a test's `tracing` subscriber writes.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn failing_snapshots_logged_once_between_journal_appends() {
+    let setup = Setup::new();
+    // A directory where the snapshot's temporary file goes makes every
+    // snapshot fail, while journal appends still succeed, as in a directory
+    // with no free inodes.
+    fs::create_dir_all(setup.data_dir.join("checkpoints.json.tmp")).unwrap();
+    let mut tailer = setup.tailer(StartAt::Beginning);
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+
+    tracing::subscriber::with_default(subscriber, || {
+        let mut now = Instant::now();
+        for round in 0..4 {
+            append(&setup.path("app.log"), format!("{round}\n").as_bytes());
+            assert_eq!(read_and_commit(&mut tailer), vec![round.to_string()]);
+            tailer.save_checkpoints(now);
+            append(&setup.path("app.log"), format!("{round} more\n").as_bytes());
+            assert_eq!(read_and_commit(&mut tailer).len(), 1);
+            tailer.save_checkpoints(now + Duration::from_millis(1));
+            now += SNAPSHOT_INTERVAL;
+        }
+    });
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        text.matches("failed to write tail checkpoints").count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(setup.counter("checkpoint_write_errors_total"), 4);
+    // The journal still holds the acknowledged offsets.
+    drop(tailer);
+    let store = CheckpointStore::load(&setup.data_dir).unwrap();
+    let checkpoint = store.ids().next().and_then(|id| store.get(id)).unwrap();
+    assert_eq!(
+        checkpoint.offset,
+        fs::metadata(setup.path("app.log")).unwrap().len()
+    );
+}
+
+#[test]
+fn rewrite_with_same_header_detected() {
+    let setup = Setup::new();
+    let path = setup.path("app.log");
+    // A fixed header longer than the fingerprint, as W3C-style logs have.
+    let header_line = format!("#Fields: {}", "x".repeat(100));
+    let header = format!("{header_line}\n").repeat(12);
+    append(&path, format!("{header}old 1\nold 2\n").as_bytes());
+    let mut tailer = setup.tailer(StartAt::Beginning);
+    let first = read_rounds(&mut tailer, 2);
+    assert_eq!(first.len(), 14);
+
+    // Truncated and written again, past the old read offset, between two
+    // checks.
+    truncate(&path);
+    append(
+        &path,
+        format!("{header}new 1 written after the truncation\nnew 2\n").as_bytes(),
+    );
+    let later = read_rounds(&mut tailer, 4);
+
+    let mut expected = vec![header_line; 12];
+    expected.push("new 1 written after the truncation".to_string());
+    expected.push("new 2".to_string());
+    assert_eq!(later, expected);
+    assert_eq!(setup.counter("tail_files_rotated_total"), 1);
+}
+
+#[test]
+fn rewrite_while_stopped_detected() {
+    let setup = Setup::new();
+    let path = setup.path("app.log");
+    let header_line = format!("#Fields: {}", "x".repeat(100));
+    let header = format!("{header_line}\n").repeat(12);
+    append(&path, format!("{header}old 1\nold 2\n").as_bytes());
+    let mut tailer = setup.tailer(StartAt::Beginning);
+    assert_eq!(read_rounds(&mut tailer, 2).len(), 14);
+    assert!(tailer.write_checkpoints());
+    drop(tailer);
+
+    // Truncated and written again past the checkpoint while stopped.
+    truncate(&path);
+    append(
+        &path,
+        format!("{header}new 1 written after the truncation\nnew 2\n").as_bytes(),
+    );
+    let mut restarted = setup.tailer(StartAt::Beginning);
+    let later = read_rounds(&mut restarted, 2);
+
+    let mut expected = vec![header_line; 12];
+    expected.push("new 1 written after the truncation".to_string());
+    expected.push("new 2".to_string());
+    assert_eq!(later, expected);
+}
+
+#[test]
+fn appended_while_stopped_resumes_with_guard() {
+    let setup = Setup::new();
+    let path = setup.path("app.log");
+    append(&path, b"a\nb\n");
+    let mut tailer = setup.tailer(StartAt::Beginning);
+    assert_eq!(read_and_commit(&mut tailer), vec!["a", "b"]);
+    assert!(tailer.write_checkpoints());
+    drop(tailer);
+
+    append(&path, b"c\n");
+    let mut restarted = setup.tailer(StartAt::Beginning);
+
+    assert_eq!(read_and_commit(&mut restarted), vec!["c"]);
+    assert_eq!(setup.counter("tail_files_rotated_total"), 0);
 }
