@@ -83,11 +83,14 @@ pub struct Checkpoint {
 pub enum CheckpointError {
     #[error("failed to read checkpoint file {path}: {source}")]
     Read { path: PathBuf, source: io::Error },
-    #[error(
-        "checkpoint file {path} is corrupt: {reason}; move it away to start over, \
-         which reads every file again according to tail.start_at"
-    )]
+    #[error("checkpoint file {path} is corrupt: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    #[error(
+        "checkpoint file {path} has format version {version}, newer than the {FORMAT_VERSION} \
+         this hush reads; run the newer hush, or move the file away to read every file again \
+         from its beginning"
+    )]
+    NewerVersion { path: PathBuf, version: u32 },
 }
 
 /// The on-disk form of the snapshot: a versioned list, so the file is
@@ -197,6 +200,8 @@ pub struct CheckpointStore {
     unjournaled: BTreeSet<FileId>,
     /// True when `entries` changed since the last successful snapshot.
     dirty: bool,
+    /// True when the snapshot was corrupt and set aside at load.
+    state_lost: bool,
 }
 
 impl CheckpointStore {
@@ -217,8 +222,17 @@ impl CheckpointStore {
         })?;
 
         let path = data_dir.join(CHECKPOINT_FILE_NAME);
+        let mut state_lost = false;
         let (generation, entries) = match fs::read(&path) {
-            Ok(bytes) => parse(&path, &bytes)?,
+            Ok(bytes) => match parse(&path, &bytes) {
+                Ok(parsed) => parsed,
+                Err(err @ CheckpointError::Corrupt { .. }) => {
+                    set_aside_corrupt(&path, &err)?;
+                    state_lost = true;
+                    (0, HashMap::new())
+                }
+                Err(err) => return Err(err.into()),
+            },
             Err(err) if err.kind() == io::ErrorKind::NotFound => (0, HashMap::new()),
             Err(source) => return Err(CheckpointError::Read { path, source }.into()),
         };
@@ -230,6 +244,7 @@ impl CheckpointStore {
             journal: None,
             unjournaled: BTreeSet::new(),
             dirty: false,
+            state_lost,
         };
         store.replay_journal()?;
         Ok(store)
@@ -296,6 +311,14 @@ impl CheckpointStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Reports whether the saved positions were lost at load because the
+    /// snapshot was corrupt. Every file found then is read from its
+    /// beginning, whatever `tail.start_at` is set to, because sending lines again
+    /// is better than losing them.
+    pub fn state_lost(&self) -> bool {
+        self.state_lost
     }
 
     pub fn journal_path(&self) -> &Path {
@@ -488,19 +511,50 @@ impl CheckpointStore {
     }
 }
 
+/// Renames a corrupt snapshot to `<name>.corrupt`, replacing an older one,
+/// so that the agent starts and the file stays for inspection.
+fn set_aside_corrupt(path: &Path, err: &CheckpointError) -> anyhow::Result<()> {
+    let mut aside = path.as_os_str().to_os_string();
+    aside.push(".corrupt");
+    let aside = PathBuf::from(aside);
+    fs::rename(path, &aside).map_err(|rename_err| {
+        anyhow::anyhow!(
+            "{err}; moving it to {} failed: {rename_err}",
+            aside.display()
+        )
+    })?;
+    tracing::error!(
+        error = %err,
+        moved_to = %aside.display(),
+        "tail checkpoints lost: every file found now is read from its beginning"
+    );
+    Ok(())
+}
+
 fn parse(path: &Path, bytes: &[u8]) -> Result<(u64, HashMap<FileId, Checkpoint>), CheckpointError> {
     let corrupt = |reason: String| CheckpointError::Corrupt {
         path: path.to_path_buf(),
         reason,
     };
 
-    let document: CheckpointFile =
-        serde_json::from_slice(bytes).map_err(|err| corrupt(err.to_string()))?;
-    if !(1..=FORMAT_VERSION).contains(&document.version) {
-        return Err(corrupt(format!(
-            "unsupported version {}, expected 1 to {FORMAT_VERSION}",
-            document.version
-        )));
+    // serde_json's message can quote a value, such as a path holding a
+    // user name, and this one goes to the agent's log, so only the position
+    // is named.
+    let document: CheckpointFile = serde_json::from_slice(bytes).map_err(|err| {
+        corrupt(format!(
+            "invalid JSON or field at line {}, column {}",
+            err.line(),
+            err.column()
+        ))
+    })?;
+    if document.version > FORMAT_VERSION {
+        return Err(CheckpointError::NewerVersion {
+            path: path.to_path_buf(),
+            version: document.version,
+        });
+    }
+    if document.version == 0 {
+        return Err(corrupt("version 0, expected 1 or more".to_string()));
     }
 
     let mut entries = HashMap::with_capacity(document.files.len());
@@ -628,16 +682,32 @@ mod tests {
     }
 
     #[test]
-    fn corrupt_file_names_path_and_fix() {
+    fn corrupt_file_set_aside() {
         let temp = tempfile::tempdir().unwrap();
         let path = temp.path().join(CHECKPOINT_FILE_NAME);
-        fs::write(&path, "{\"version\": 1, \"files\": [").unwrap();
+        let text = "{\"version\": 1, \"files\": [{\"path\": \"/logs/ann@example.com\"";
+        fs::write(&path, text).unwrap();
 
-        let message = CheckpointStore::load(temp.path()).unwrap_err().to_string();
+        let store = CheckpointStore::load(temp.path()).unwrap();
 
-        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(store.state_lost());
+        assert_eq!(store.len(), 0);
+        assert!(!path.exists(), "the corrupt file is still in place");
+        let aside = temp.path().join(format!("{CHECKPOINT_FILE_NAME}.corrupt"));
+        assert_eq!(fs::read_to_string(aside).unwrap(), text);
+    }
+
+    #[test]
+    fn corrupt_reason_omits_values() {
+        let path = Path::new("/state/checkpoints.json");
+        let text =
+            br#"{"version": 3, "generation": 1, "files": [{"path": 7, "x": "ann@example.com"}]}"#;
+
+        let message = parse(path, text).unwrap_err().to_string();
+
         assert!(message.contains("corrupt"), "{message}");
-        assert!(message.contains("move it away"), "{message}");
+        assert!(message.contains("line 1"), "{message}");
+        assert!(!message.contains("ann@example.com"), "{message}");
     }
 
     #[test]
@@ -648,7 +718,9 @@ mod tests {
 
         let message = CheckpointStore::load(temp.path()).unwrap_err().to_string();
 
-        assert!(message.contains("unsupported version 9"), "{message}");
+        assert!(message.contains("format version 9"), "{message}");
+        assert!(message.contains("move the file away"), "{message}");
+        assert!(path.exists(), "a newer file must stay for the newer hush");
     }
 
     #[test]
@@ -660,9 +732,11 @@ mod tests {
             "path": "/a", "last_seen_unix_secs": 5}]}"#;
         fs::write(&path, text).unwrap();
 
-        let message = CheckpointStore::load(temp.path()).unwrap_err().to_string();
+        let message = parse(&path, text.as_bytes()).unwrap_err().to_string();
+        let store = CheckpointStore::load(temp.path()).unwrap();
 
         assert!(message.contains("invalid fingerprint"), "{message}");
+        assert!(store.state_lost());
     }
 
     #[test]

@@ -534,7 +534,7 @@ impl Tailer {
             return;
         }
         let offset = match (self.scanned_once, self.config.start_at) {
-            (false, StartAt::End) => metadata.len(),
+            (false, StartAt::End) if !self.store.state_lost() => metadata.len(),
             _ => 0,
         };
         self.store.set(id, fingerprint, offset, path);
@@ -712,7 +712,8 @@ impl Tailer {
 
     /// Chooses where a newly opened file starts: at its checkpoint if the
     /// checkpoint is for this very file, else per `start_at` on the first
-    /// scan and at 0 afterwards.
+    /// scan and at 0 afterwards. After a corrupt checkpoint file was set
+    /// aside, the first scan starts at 0 too.
     fn start_offset(&mut self, id: FileId, file: &fs::File, size: u64, path: &Path) -> u64 {
         if let Some(checkpoint) = self.store.get(id) {
             match checkpoint.fingerprint.matches(file) {
@@ -744,7 +745,7 @@ impl Tailer {
         }
 
         match (self.scanned_once, self.config.start_at) {
-            (false, StartAt::End) => size,
+            (false, StartAt::End) if !self.store.state_lost() => size,
             _ => 0,
         }
     }

@@ -1021,3 +1021,23 @@ fn appended_while_stopped_resumes_with_guard() {
     assert_eq!(read_and_commit(&mut restarted), vec!["c"]);
     assert_eq!(setup.counter("tail_files_rotated_total"), 0);
 }
+
+#[test]
+fn corrupt_checkpoints_read_files_from_start() {
+    let setup = Setup::new();
+    let path = setup.path("app.log");
+    append(&path, b"before\n");
+    fs::create_dir_all(&setup.data_dir).unwrap();
+    fs::write(
+        setup.data_dir.join("checkpoints.json"),
+        b"{\"version\": 3, \"fil",
+    )
+    .unwrap();
+
+    let mut tailer = setup.tailer(StartAt::End);
+
+    // The positions are gone, so the file is read from its beginning
+    // rather than from its end: lines may repeat, none is lost.
+    assert_eq!(read_and_commit(&mut tailer), vec!["before"]);
+    assert!(setup.data_dir.join("checkpoints.json.corrupt").exists());
+}
