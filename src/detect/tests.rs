@@ -1037,3 +1037,30 @@ fn phone_look_alikes_survive() {
         "v415.555.0132",
     ]);
 }
+
+#[test]
+fn text_user_name_takes_surname() {
+    let engine = engine();
+    let found_in = |text: &str| found(&engine, text);
+
+    assert_eq!(
+        found_in("login ok user.name=John Smith from 10.0.0.1"),
+        [
+            ("PERSON_NAME".to_owned(), "John Smith".to_owned()),
+            ("IPV4".to_owned(), "10.0.0.1".to_owned()),
+        ]
+    );
+    assert_eq!(
+        found_in("user.name=jdoe session opened"),
+        [("USER".to_owned(), "jdoe".to_owned())]
+    );
+    assert_eq!(
+        found_in("user.name=John logged in"),
+        [("USER".to_owned(), "John".to_owned())]
+    );
+    assert_eq!(
+        found_in("user.name=John Smith2 retried"),
+        [("USER".to_owned(), "John".to_owned())],
+        "a surname glued to digits is no name"
+    );
+}

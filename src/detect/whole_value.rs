@@ -81,12 +81,31 @@ impl Engine {
 
     /// Classifies the hits of key rules in `text` like whole values of
     /// their keys: each loses its scheme and may change its kind.
+    ///
+    /// An unquoted value in text ends at the first space, so for a key whose
+    /// full-name-shaped value is a person (`user.name=John Smith`), the name
+    /// words after it are taken in and the hit becomes a PERSON_NAME.
     pub(crate) fn classify_key_hits(&self, text: &str, hits: &mut [Hit]) {
-        for hit in hits.iter_mut().filter(|hit| hit.from_key) {
-            let whole = self.classify_whole_value(&text[hit.start..hit.end], hit.kind);
-            hit.start += whole.scheme_len;
-            hit.kind = whole.kind;
-            hit.from_key = false;
+        // Hits are sorted and do not overlap, and a name taken in stops
+        // before the next hit.
+        for index in 0..hits.len() {
+            let next_start = hits.get(index + 1).map_or(text.len(), |next| next.start);
+            let hit = &mut hits[index];
+            if hit.from_key {
+                let whole = self.classify_whole_value(&text[hit.start..hit.end], hit.kind);
+                hit.start += whole.scheme_len;
+                hit.kind = whole.kind;
+                hit.from_key = false;
+                if let Some(person_name) = self.person_name
+                    && self.full_name_kinds.contains(&hit.kind)
+                    && let Some(end) = super::validate::full_name_end(text, hit.start)
+                    && end > hit.end
+                    && end <= next_start
+                {
+                    hit.end = end;
+                    hit.kind = person_name;
+                }
+            }
         }
     }
 }

@@ -34,7 +34,7 @@ mod sql;
 mod ssn;
 mod steuer_id;
 
-pub(crate) use person_name::is_full_name;
+pub(crate) use person_name::{full_name_end, is_full_name};
 
 use serde::Deserialize;
 

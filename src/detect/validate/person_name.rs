@@ -231,6 +231,16 @@ pub(crate) fn is_full_name(value: &str) -> bool {
     run.end == value.len() && (MIN_NAME_WORDS..=MAX_NAME_WORDS).contains(&run.name_words)
 }
 
+/// Returns the end of a full name that starts at `start` in text, two to
+/// four name words that end cleanly, or `None`. It lets the unquoted value
+/// of a key such as `user.name=John Smith` take in the surname that the key
+/// rule, which stops at a space, left out.
+pub(crate) fn full_name_end(text: &str, start: usize) -> Option<usize> {
+    let run = read_run(text, start);
+    let shaped = (MIN_NAME_WORDS..=MAX_NAME_WORDS).contains(&run.name_words);
+    (shaped && ends_cleanly(text, run.end)).then_some(run.end)
+}
+
 /// Name words read from some position.
 struct Run {
     /// The end of the last name word, or the start when there is none.
