@@ -388,6 +388,8 @@ async fn http_bad_request_not_retried() {
 struct GrpcScript {
     answers: Mutex<VecDeque<tonic::Status>>,
     received: Mutex<Vec<(Instant, ExportLogsServiceRequest)>>,
+    /// The `x-tenant` header of each request, empty when absent.
+    tenants: Mutex<Vec<String>>,
 }
 
 #[derive(Clone)]
@@ -399,6 +401,13 @@ impl LogsService for ScriptedLogs {
         &self,
         request: tonic::Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        let tenant = request
+            .metadata()
+            .get("x-tenant")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        lock(&self.0.tenants).push(tenant);
         lock(&self.0.received).push((Instant::now(), request.into_inner()));
         match lock(&self.0.answers).pop_front() {
             Some(status) => Err(status),
@@ -422,8 +431,11 @@ async fn start_grpc_downstream(
     if let Some(tls) = tls {
         builder = builder.tls_config(tls).unwrap();
     }
+    // Accepting gzip does not require it: plain requests are served too.
+    let service = LogsServiceServer::new(ScriptedLogs(script.clone()))
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
     let server = builder
-        .add_service(LogsServiceServer::new(ScriptedLogs(script.clone())))
+        .add_service(service)
         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
     tokio::spawn(server);
     (port, script)
@@ -434,6 +446,32 @@ fn grpc_exporter(endpoint: &str, extra: &str) -> String {
         "  otlp:\n    endpoint: {endpoint}\n{extra}  retry: {{ initial_backoff_ms: 50, \
          max_backoff_ms: 200 }}\n"
     )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_export_with_gzip_and_headers() {
+    let root = tempfile::tempdir().unwrap();
+    let (downstream_port, script) = start_grpc_downstream(Vec::new(), None).await;
+    let extra =
+        "    compression: gzip\n    headers:\n      - name: x-tenant\n        value: blue\n";
+    let (_agent, port) = start_hush(
+        root.path(),
+        &grpc_exporter(&format!("http://127.0.0.1:{downstream_port}"), extra),
+        free_port(),
+        &[],
+    );
+
+    send_logs(port, &["mail ann@example.com".to_string()])
+        .await
+        .expect("hush delivers");
+
+    let received = lock(&script.received);
+    assert_eq!(received.len(), 1);
+    let records = &received[0].1.resource_logs[0].scope_logs[0].log_records;
+    let body = format!("{:?}", records[0].body);
+    assert!(body.contains("mail EMAIL_k1_"), "{body}");
+    assert!(!body.contains("ann@example.com"), "{body}");
+    assert_eq!(*lock(&script.tenants), ["blue"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,13 +11,19 @@
 //! partial success is returned to the pipeline, which counts and logs it
 //! and does not retry it.
 
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use std::marker::PhantomData;
+
+use bytes::{BufMut, Bytes};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use prost::Message;
 use tonic::Code;
-use tonic::codec::CompressionEncoding;
+use tonic::codec::{Codec, CompressionEncoding, EncodeBuf, Encoder};
+use tonic::codegen::http::uri::PathAndQuery;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic_prost::ProstDecoder;
 use tonic_types::StatusExt;
 
 use super::secure::{load_headers, load_tls};
@@ -29,12 +35,19 @@ use crate::pipeline::Payload;
 /// An export response contains at most a partial success message.
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
+/// gRPC methods of the OTLP collector services.
+const LOGS_EXPORT: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+const TRACES_EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+const METRICS_EXPORT: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+
+/// Sends each request encoded by the agent rather than by a generated
+/// client. A generated client takes the request by value, so keeping a
+/// batch for a retry meant a deep copy of every record before each
+/// attempt; encoding from a reference makes one buffer instead.
 pub struct OtlpSink {
     endpoint: String,
     metadata: MetadataMap,
-    logs: LogsServiceClient<Channel>,
-    traces: TraceServiceClient<Channel>,
-    metrics: MetricsServiceClient<Channel>,
+    client: tonic::client::Grpc<Channel>,
 }
 
 impl OtlpSink {
@@ -69,68 +82,45 @@ impl OtlpSink {
             metadata.insert(key, value);
         }
 
-        let mut logs = LogsServiceClient::new(channel.clone())
-            .max_decoding_message_size(MAX_RESPONSE_BYTES)
-            .max_encoding_message_size(usize::MAX);
-        let mut traces = TraceServiceClient::new(channel.clone())
-            .max_decoding_message_size(MAX_RESPONSE_BYTES)
-            .max_encoding_message_size(usize::MAX);
-        let mut metrics = MetricsServiceClient::new(channel)
+        let mut client = tonic::client::Grpc::new(channel)
             .max_decoding_message_size(MAX_RESPONSE_BYTES)
             .max_encoding_message_size(usize::MAX);
         if config.compression == Compression::Gzip {
-            logs = logs
-                .send_compressed(CompressionEncoding::Gzip)
-                .accept_compressed(CompressionEncoding::Gzip);
-            traces = traces
-                .send_compressed(CompressionEncoding::Gzip)
-                .accept_compressed(CompressionEncoding::Gzip);
-            metrics = metrics
+            client = client
                 .send_compressed(CompressionEncoding::Gzip)
                 .accept_compressed(CompressionEncoding::Gzip);
         }
         Ok(OtlpSink {
             endpoint,
             metadata,
-            logs,
-            traces,
-            metrics,
+            client,
         })
     }
 
     pub async fn export(&mut self, payload: &Payload) -> Result<Accepted, ExportError> {
         match payload {
             Payload::Logs(request) => {
-                let response = self
-                    .logs
-                    .export(self.request(request.clone()))
-                    .await
-                    .map_err(|status| classify(&self.endpoint, &status))?;
-                let partial = response.into_inner().partial_success.unwrap_or_default();
+                let response: ExportLogsServiceResponse =
+                    self.call(LOGS_EXPORT, request.encode_to_vec()).await?;
+                let partial = response.partial_success.unwrap_or_default();
                 Ok(Accepted {
                     rejected_records: u64::try_from(partial.rejected_log_records).unwrap_or(0),
                     message: partial.error_message,
                 })
             }
             Payload::Traces(request) => {
-                let response = self
-                    .traces
-                    .export(self.request(request.clone()))
-                    .await
-                    .map_err(|status| classify(&self.endpoint, &status))?;
-                let partial = response.into_inner().partial_success.unwrap_or_default();
+                let response: ExportTraceServiceResponse =
+                    self.call(TRACES_EXPORT, request.encode_to_vec()).await?;
+                let partial = response.partial_success.unwrap_or_default();
                 Ok(Accepted {
                     rejected_records: u64::try_from(partial.rejected_spans).unwrap_or(0),
                     message: partial.error_message,
                 })
             }
             Payload::Metrics(request) => {
-                let response = self
-                    .metrics
-                    .export(self.request(request.clone()))
-                    .await
-                    .map_err(|status| classify(&self.endpoint, &status))?;
-                let partial = response.into_inner().partial_success.unwrap_or_default();
+                let response: ExportMetricsServiceResponse =
+                    self.call(METRICS_EXPORT, request.encode_to_vec()).await?;
+                let partial = response.partial_success.unwrap_or_default();
                 Ok(Accepted {
                     rejected_records: u64::try_from(partial.rejected_data_points).unwrap_or(0),
                     message: partial.error_message,
@@ -139,11 +129,65 @@ impl OtlpSink {
         }
     }
 
-    /// Wraps `message` with the configured headers.
-    fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
+    /// Sends one encoded request to `method` with the configured headers,
+    /// and decodes the response.
+    async fn call<Response: Message + Default + Send + 'static>(
+        &mut self,
+        method: &'static str,
+        encoded: Vec<u8>,
+    ) -> Result<Response, ExportError> {
+        // The channel reports not ready only when its connection task is
+        // gone, which a later attempt may not find, so it is transient.
+        self.client
+            .ready()
+            .await
+            .map_err(|err| ExportError::Transient {
+                message: format!(
+                    "export to {} failed: the channel is not ready: {err}",
+                    self.endpoint
+                ),
+                retry_after: None,
+            })?;
+
+        let mut request = tonic::Request::new(Bytes::from(encoded));
         *request.metadata_mut() = self.metadata.clone();
-        request
+        let codec = EncodedCodec::<Response>(PhantomData);
+        let response = self
+            .client
+            .unary(request, PathAndQuery::from_static(method), codec)
+            .await
+            .map_err(|status| classify(&self.endpoint, &status))?;
+        Ok(response.into_inner())
+    }
+}
+
+/// Writes a request the agent encoded, and decodes the response with prost.
+struct EncodedCodec<Response>(PhantomData<Response>);
+
+impl<Response: Message + Default + Send + 'static> Codec for EncodedCodec<Response> {
+    type Encode = Bytes;
+    type Decode = Response;
+    type Encoder = EncodedEncoder;
+    type Decoder = ProstDecoder<Response>;
+
+    fn encoder(&mut self) -> EncodedEncoder {
+        EncodedEncoder
+    }
+
+    fn decoder(&mut self) -> ProstDecoder<Response> {
+        ProstDecoder::default()
+    }
+}
+
+struct EncodedEncoder;
+
+impl Encoder for EncodedEncoder {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Bytes, buffer: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        buffer.put(item);
+        Ok(())
     }
 }
 
