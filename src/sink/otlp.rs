@@ -42,8 +42,8 @@ const METRICS_EXPORT: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsS
 
 /// Sends each request encoded by the agent rather than by a generated
 /// client. A generated client takes the request by value, so keeping a
-/// batch for a retry meant a deep copy of every record before each
-/// attempt; encoding from a reference makes one buffer instead.
+/// batch for a retry meant a deep copy of every record before each attempt.
+/// Encoding from a reference makes one buffer instead.
 pub struct OtlpSink {
     endpoint: String,
     metadata: MetadataMap,
