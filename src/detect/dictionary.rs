@@ -11,10 +11,10 @@
 //! filter of those leading words: a table of first bytes, a mask of word
 //! lengths and a one-hash Bloom filter. Only a word that passes the filter
 //! runs the automaton, anchored at the word's start. Log words rarely pass,
-//! so the cost per word stays a hash and one probe of a bit table however
-//! many terms the lists hold; a walk through a 100,000-term automaton at
-//! every word start misses the CPU caches on most steps. Terms that start
-//! with a non-word byte (`@ops`) are tried at every such byte.
+//! so the cost per word stays a hash and one probe of a bit table, however
+//! many terms the lists contain. A walk through a 100,000-term automaton at
+//! every word start would miss the CPU caches on most steps. Terms that
+//! start with a non-word byte (`@ops`) are tried at every such byte.
 //!
 //! The scanner walks the automaton's states itself: most walks leave the
 //! trie after a few bytes, and a full `AhoCorasick::find` call per candidate
@@ -453,8 +453,8 @@ mod tests {
         hits.iter().map(|hit| (hit.start, hit.end)).collect()
     }
 
-    /// The scan without the filter: at each place a term may start, the
-    /// longest term there, kept when it ends on a word edge.
+    /// Scans without the filter: at each place a term may start, takes the
+    /// longest term there when it ends on a word edge.
     fn reference_spans(terms: &[String], text: &str) -> Vec<(usize, usize)> {
         let haystack = text.as_bytes();
         let mut spans = Vec::new();

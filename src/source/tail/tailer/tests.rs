@@ -940,7 +940,7 @@ fn failing_snapshots_logged_once_between_journal_appends() {
         "{text}"
     );
     assert_eq!(setup.counter("checkpoint_write_errors_total"), 4);
-    // The journal still holds the acknowledged offsets.
+    // The journal still contains the acknowledged offsets.
     drop(tailer);
     let store = CheckpointStore::load(&setup.data_dir).unwrap();
     let checkpoint = store.ids().next().and_then(|id| store.get(id)).unwrap();
