@@ -162,13 +162,12 @@ impl DictionaryScanner {
         let mut at = 0;
         while at < haystack.len() {
             let byte = haystack[at];
-            let next = match is_word_byte(byte) {
-                true => word_end(haystack, at),
-                false => at + 1,
-            };
-            let candidate = match is_word_byte(byte) {
-                true => self.leading_words.may_contain(haystack, at, next),
-                false => self.symbol_first_bytes[usize::from(byte)],
+            let (next, candidate) = match is_word_byte(byte) {
+                true => {
+                    let end = word_end(haystack, at);
+                    (end, self.leading_words.may_contain(haystack, at, end))
+                }
+                false => (at + 1, self.symbol_first_bytes[usize::from(byte)]),
             };
             at = match candidate {
                 true => self.push_term_at(haystack, at, hits).unwrap_or(next),
@@ -329,7 +328,8 @@ fn is_word_edge(haystack: &[u8], index: usize) -> bool {
 }
 
 /// A set of words with false positives but no false negatives: a lookup may
-/// report a word it does not contain, never miss one it contains. Words compare ASCII case insensitively.
+/// report a word it does not contain, never miss one it contains. Words
+/// compare ASCII case insensitively.
 struct LeadingWordFilter {
     /// First bytes of the words, in both ASCII cases.
     first_bytes: [bool; 256],

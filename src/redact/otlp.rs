@@ -502,11 +502,9 @@ fn visit_attributes(
         let Some(value) = value else {
             continue;
         };
-        let top_level_string = match (path.is_empty(), sensitive, &value.value) {
-            (true, None, Some(Value::StringValue(text))) => Some(text.as_str()),
-            _ => None,
-        };
-        if top_level_string.is_some_and(|text| edit.is_known_unchanged(key, text)) {
+        if plain_top_level_string(path, sensitive, value)
+            .is_some_and(|text| edit.is_known_unchanged(key, text))
+        {
             continue;
         }
         let changes_before = edit.change_count();
@@ -531,12 +529,24 @@ fn visit_attributes(
         drop(child_path);
         edit.text(key);
 
-        if let (true, None, Some(Value::StringValue(text))) =
-            (path.is_empty(), sensitive, &value.value)
+        if let Some(text) = plain_top_level_string(path, sensitive, value)
             && edit.change_count() == changes_before
         {
             edit.remember_unchanged(key, text);
         }
+    }
+}
+
+/// Returns the value of a top-level string attribute under a key that is
+/// not sensitive: the attributes whose redaction an edit may remember.
+fn plain_top_level_string<'a>(
+    path: &str,
+    sensitive: Option<KindId>,
+    value: &'a AnyValue,
+) -> Option<&'a str> {
+    match (path.is_empty(), sensitive, &value.value) {
+        (true, None, Some(Value::StringValue(text))) => Some(text),
+        _ => None,
     }
 }
 

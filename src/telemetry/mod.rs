@@ -207,10 +207,10 @@ mod tests {
         let message =
             "Permission denied (os error 13) about [\"/var/log/users/alice.smith@example.com\"]";
 
-        let shown = LogText(message).to_string();
+        let displayed = LogText(message).to_string();
 
-        assert!(!shown.contains("alice.smith"), "{shown}");
-        assert!(shown.contains("Permission denied"), "{shown}");
+        assert!(!displayed.contains("alice.smith"), "{displayed}");
+        assert!(displayed.contains("Permission denied"), "{displayed}");
     }
 
     #[test]

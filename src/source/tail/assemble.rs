@@ -272,7 +272,8 @@ impl Assembler {
     /// Sends every line still being merged or joined as it is, after a
     /// truncation, when no later line can complete it.
     pub fn flush_all(&mut self, now: Instant) {
-        self.flush_older_than(now, Duration::ZERO, Some(Duration::ZERO));
+        let multiline_timeout = self.settings.multiline.as_ref().map(|_| Duration::ZERO);
+        self.flush_older_than(now, Duration::ZERO, multiline_timeout);
     }
 
     fn flush_older_than(
@@ -287,9 +288,9 @@ impl Assembler {
             }
         }
 
-        if self.settings.multiline.is_some()
-            && let Some(timeout) = multiline_timeout
-        {
+        // `None` when the file has no multiline settings, so no joiner
+        // has lines pending.
+        if let Some(timeout) = multiline_timeout {
             for slot in 0..SLOTS {
                 if let Some(joined) = self.joiners[slot].take_expired(now, timeout) {
                     self.emit_joined(slot, joined);

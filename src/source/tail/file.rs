@@ -108,11 +108,16 @@ impl Fingerprint {
     // checkpoints written before they were recorded.
     pub fn matches(&self, file: &File) -> io::Result<bool> {
         let current = Fingerprint::read(file, self.len as usize)?;
-        let same_birth = match (self.created_unix_nanos, current.created_unix_nanos) {
+        Ok(self.same_birth(&current) && current.len == self.len && current.hash == self.hash)
+    }
+
+    /// Reports whether both fingerprints were taken of a file born at the
+    /// same time, or at least one birth time is unknown.
+    pub fn same_birth(&self, other: &Fingerprint) -> bool {
+        match (self.created_unix_nanos, other.created_unix_nanos) {
             (Some(expected), Some(actual)) => expected == actual,
             _ => true,
-        };
-        Ok(same_birth && current.len == self.len && current.hash == self.hash)
+        }
     }
 
     /// Returns the fingerprint of a file that was listed but not read yet.

@@ -520,23 +520,15 @@ impl Tailer {
         self.waiting.insert(id);
 
         let fingerprint = Fingerprint::unread(&metadata);
-        let known = self.store.get(id).is_some_and(|checkpoint| {
-            // A checkpoint of an older file at a reused inode is replaced.
-            match (
-                checkpoint.fingerprint.created_unix_nanos,
-                fingerprint.created_unix_nanos,
-            ) {
-                (Some(saved), Some(actual)) => saved == actual,
-                _ => true,
-            }
-        });
+        // A checkpoint of an older file at a reused inode is replaced.
+        let known = self
+            .store
+            .get(id)
+            .is_some_and(|checkpoint| checkpoint.fingerprint.same_birth(&fingerprint));
         if known {
             return;
         }
-        let offset = match (self.scanned_once, self.config.start_at) {
-            (false, StartAt::End) if !self.store.state_lost() => metadata.len(),
-            _ => 0,
-        };
+        let offset = self.offset_without_checkpoint(metadata.len());
         self.store.set(id, fingerprint, offset, path);
     }
 
@@ -744,6 +736,13 @@ impl Tailer {
             }
         }
 
+        self.offset_without_checkpoint(size)
+    }
+
+    /// Returns where a file of `size` bytes with no checkpoint starts: at
+    /// its end on the first scan with `start_at: end`, else at 0. After a
+    /// corrupt checkpoint file was set aside, always at 0.
+    fn offset_without_checkpoint(&self, size: u64) -> u64 {
         match (self.scanned_once, self.config.start_at) {
             (false, StartAt::End) if !self.store.state_lost() => size,
             _ => 0,
